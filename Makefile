@@ -1,0 +1,47 @@
+# The entry points of README.md. Each installs the missing Debian packages first.
+#   make run     build, then run the quick-start example
+#   make test    build, then run the whole CTest suite
+#   make bench   build, then run the benchmarks
+#   make asan    build with AddressSanitizer+UBSan and run the tests
+#   make tsan    build with ThreadSanitizer and run the tests labelled for it
+#   make fuzz    build the libFuzzer targets with clang and fuzz each for FUZZ_SECONDS
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+CMAKE_FLAGS ?=
+
+.PHONY: deps build run test bench asan tsan fuzz clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+	cmake --build build -j $(JOBS)
+
+run: build
+	build/examples/quickstart
+
+test: build
+	ctest --test-dir build --output-on-failure -j $(JOBS)
+
+bench: build
+	build/bench/runnel_bench --benchmark_min_time=0.5
+
+asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRUNNEL_SANITIZE=address -DRUNNEL_BUILD_BENCH=OFF
+	cmake --build build-asan -j $(JOBS)
+	ctest --test-dir build-asan --output-on-failure -j $(JOBS) -LE slow
+
+tsan: deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRUNNEL_SANITIZE=thread -DRUNNEL_BUILD_BENCH=OFF
+	cmake --build build-tsan -j $(JOBS)
+	ctest --test-dir build-tsan --output-on-failure -j $(JOBS) -L concurrency
+
+fuzz: deps
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRUNNEL_FUZZ=ON \
+	  -DRUNNEL_BUILD_BENCH=OFF -DRUNNEL_BUILD_EXAMPLES=OFF
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
+	scripts/run-fuzzers.sh build-fuzz $(FUZZ_SECONDS)
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz

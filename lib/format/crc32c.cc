@@ -1,0 +1,85 @@
+#include "format/crc32c.h"
+
+#include <array>
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
+
+namespace runnel::format {
+namespace {
+
+constexpr uint32_t kPolynomial = 0x82F63B78;  // CRC32C, reflected
+
+// Slicing-by-8 tables: table[k][b] is the CRC of byte b followed by k zero bytes.
+using Tables = std::array<std::array<uint32_t, 256>, 8>;
+
+constexpr Tables MakeTables() {
+  Tables t{};
+  for (uint32_t b = 0; b < 256; ++b) {
+    uint32_t crc = b;
+    for (int i = 0; i < 8; ++i) crc = (crc >> 1) ^ (kPolynomial & (0u - (crc & 1)));
+    t[0][b] = crc;
+  }
+  for (uint32_t b = 0; b < 256; ++b) {
+    for (int k = 1; k < 8; ++k) t[k][b] = (t[k - 1][b] >> 8) ^ t[0][t[k - 1][b] & 0xFF];
+  }
+  return t;
+}
+
+constexpr Tables kTables = MakeTables();
+
+uint64_t LoadLittle64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;  // x86-64 and every target Debian's runnel builds for here are little-endian
+}
+
+}  // namespace
+
+uint32_t Crc32cExtendPortable(uint32_t crc, const uint8_t* data, size_t n) {
+  uint32_t c = ~crc;
+  while (n >= 8) {
+    const uint64_t v = LoadLittle64(data) ^ c;
+    c = kTables[7][v & 0xFF] ^ kTables[6][(v >> 8) & 0xFF] ^ kTables[5][(v >> 16) & 0xFF] ^
+        kTables[4][(v >> 24) & 0xFF] ^ kTables[3][(v >> 32) & 0xFF] ^
+        kTables[2][(v >> 40) & 0xFF] ^ kTables[1][(v >> 48) & 0xFF] ^ kTables[0][v >> 56];
+    data += 8;
+    n -= 8;
+  }
+  while (n-- > 0) c = (c >> 8) ^ kTables[0][(c ^ *data++) & 0xFF];
+  return ~c;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) uint32_t Crc32cExtendHardware(uint32_t crc,
+                                                                 const uint8_t* data, size_t n) {
+  uint64_t c = ~crc;
+  while (n >= 8) {
+    c = _mm_crc32_u64(c, LoadLittle64(data));
+    data += 8;
+    n -= 8;
+  }
+  uint32_t c32 = static_cast<uint32_t>(c);
+  while (n-- > 0) c32 = _mm_crc32_u8(c32, *data++);
+  return ~c32;
+}
+
+bool Crc32cHardwareAvailable() {
+  static const bool available = __builtin_cpu_supports("sse4.2");
+  return available;
+}
+#else
+uint32_t Crc32cExtendHardware(uint32_t crc, const uint8_t* data, size_t n) {
+  return Crc32cExtendPortable(crc, data, n);
+}
+bool Crc32cHardwareAvailable() { return false; }
+#endif
+
+uint32_t Crc32cExtend(uint32_t crc, const uint8_t* data, size_t n) {
+  return Crc32cHardwareAvailable() ? Crc32cExtendHardware(crc, data, n)
+                                   : Crc32cExtendPortable(crc, data, n);
+}
+
+}  // namespace runnel::format

@@ -1,0 +1,78 @@
+// Kafka's RecordBatch v2, write side. A RecordBatchBuilder accumulates records into one
+// uncompressed batch and Build() seals it (lengths, lastOffsetDelta, timestamps, CRC32C).
+// The base offset is usually 0 here and assigned by the partition log at append time
+// (SetBaseOffset), which does not change the CRC. Not thread-safe; one builder per batch.
+#ifndef RUNNEL_FORMAT_RECORD_BATCH_BUILDER_H_
+#define RUNNEL_FORMAT_RECORD_BATCH_BUILDER_H_
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "format/record_batch.h"
+
+namespace runnel::format {
+
+struct BatchOptions {
+  TimestampType timestamp_type = TimestampType::kCreateTime;
+  bool transactional = false;
+  bool control = false;
+  int64_t producer_id = kNoProducerId;
+  int16_t producer_epoch = kNoProducerEpoch;
+  int32_t base_sequence = kNoSequence;
+  int32_t partition_leader_epoch = kNoPartitionLeaderEpoch;
+};
+
+class RecordBatchBuilder {
+ public:
+  explicit RecordBatchBuilder(BatchOptions options = {}, int64_t base_offset = 0);
+
+  // Appends a record whose offset is the next one (base offset + records so far).
+  void Add(int64_t timestamp, std::optional<std::string_view> key,
+           std::optional<std::string_view> value, std::span<const RecordHeader> headers = {});
+  // Appends a record at an explicit offset delta, strictly greater than the previous one
+  // (compacted batches have gaps).
+  void AddWithOffsetDelta(int32_t offset_delta, int64_t timestamp,
+                          std::optional<std::string_view> key,
+                          std::optional<std::string_view> value,
+                          std::span<const RecordHeader> headers = {});
+
+  int32_t record_count() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  // Bytes the batch takes if built now.
+  size_t size_in_bytes() const { return buffer_.size(); }
+  // Bytes a record would add to a batch, for deciding whether it still fits.
+  static size_t RecordSize(int32_t offset_delta, int64_t timestamp_delta,
+                           std::optional<std::string_view> key,
+                           std::optional<std::string_view> value,
+                           std::span<const RecordHeader> headers);
+
+  // Seals the batch and returns its bytes; the builder is then empty again, with the
+  // same options. A batch needs at least one record.
+  std::vector<uint8_t> Build();
+
+ private:
+  void WriteHeader();
+
+  BatchOptions options_;
+  int64_t base_offset_;
+  std::vector<uint8_t> buffer_;
+  int32_t count_ = 0;
+  int32_t last_offset_delta_ = -1;
+  int64_t base_timestamp_ = kNoTimestamp;
+  int64_t max_timestamp_ = kNoTimestamp;
+};
+
+// In-place edits of a built batch, as the partition log makes them on append.
+// SetBaseOffset touches a field outside the CRC; SetLogAppendTime rewrites the timestamp
+// type bit and maxTimestamp, so it recomputes the CRC.
+void SetBaseOffset(std::span<uint8_t> batch, int64_t base_offset);
+void SetLogAppendTime(std::span<uint8_t> batch, int64_t timestamp);
+void SetPartitionLeaderEpoch(std::span<uint8_t> batch, int32_t epoch);
+void RecomputeCrc(std::span<uint8_t> batch);
+
+}  // namespace runnel::format
+
+#endif  // RUNNEL_FORMAT_RECORD_BATCH_BUILDER_H_

@@ -1,0 +1,44 @@
+#include "io/env.h"
+
+#include "util/status_macros.h"
+
+namespace runnel::io {
+
+std::string JoinPath(const std::string& dir, const std::string& name) {
+  if (dir.empty()) return name;
+  if (dir.back() == '/') return dir + name;
+  return dir + "/" + name;
+}
+
+namespace {
+std::string DirName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+}  // namespace
+
+absl::Status WriteFileAtomically(Env* env, const std::string& path,
+                                 std::span<const uint8_t> contents) {
+  const std::string tmp = path + ".tmp";
+  {
+    RUNNEL_ASSIGN_OR_RETURN(std::unique_ptr<File> file, env->OpenFile(tmp, OpenMode::kCreate));
+    RUNNEL_RETURN_IF_ERROR(file->Truncate(0));
+    RUNNEL_RETURN_IF_ERROR(file->Write(0, contents));
+    RUNNEL_RETURN_IF_ERROR(file->Sync());
+  }
+  RUNNEL_RETURN_IF_ERROR(env->Rename(tmp, path));
+  return env->SyncDir(DirName(path));
+}
+
+absl::StatusOr<std::vector<uint8_t>> ReadFile(Env* env, const std::string& path) {
+  RUNNEL_ASSIGN_OR_RETURN(std::unique_ptr<File> file, env->OpenFile(path, OpenMode::kReadOnly));
+  RUNNEL_ASSIGN_OR_RETURN(uint64_t size, file->Size());
+  std::vector<uint8_t> out(size);
+  RUNNEL_ASSIGN_OR_RETURN(size_t n, file->Read(0, out));
+  out.resize(n);
+  return out;
+}
+
+}  // namespace runnel::io
