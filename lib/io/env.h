@@ -50,6 +50,10 @@ class File {
   // fdatasync: the written data and the size are durable when this returns OK.
   virtual absl::Status Sync() = 0;
   virtual absl::Status Truncate(uint64_t size) = 0;
+  // Sets the size to `size` with disk blocks reserved (fallocate), so that later writes,
+  // including through a mapping, cannot fail for lack of space; ResourceExhausted if the
+  // disk is full. Falls back to Truncate where the filesystem cannot allocate.
+  virtual absl::Status Allocate(uint64_t size) = 0;
   virtual absl::StatusOr<uint64_t> Size() const = 0;
   // Maps [0, length) of the file, which may extend past its end (those pages must not be
   // touched until the file grows over them). `writable` maps it shared and read-write.

@@ -14,6 +14,7 @@
 #include <cctype>
 #include "io/env.h"
 #include "io/errno_status.h"
+#include "util/status_macros.h"
 
 namespace runnel::io {
 namespace {
@@ -81,6 +82,13 @@ class PosixFile final : public File {
     if (ftruncate(fd_, static_cast<off_t>(size)) != 0) {
       return ErrnoStatus(errno, "truncate", path());
     }
+    return absl::OkStatus();
+  }
+
+  absl::Status Allocate(uint64_t size) override {
+    RUNNEL_RETURN_IF_ERROR(Truncate(size));
+    const int rc = posix_fallocate(fd_, 0, static_cast<off_t>(size));
+    if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) return ErrnoStatus(rc, "allocate", path());
     return absl::OkStatus();
   }
 

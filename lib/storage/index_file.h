@@ -1,0 +1,71 @@
+// A memory-mapped file of fixed-size entries, the common part of Kafka's offset and time
+// indexes (AbstractIndex.java). An index open for appending is preallocated to its
+// maximum size with blocks reserved, so a write through the mapping cannot hit a full disk;
+// Trim() cuts it to the entries in use when its segment is sealed. Indexes are derived
+// data: recovery rebuilds one that is missing, short or inconsistent.
+//
+// One writer (the partition's appender) and any number of readers: a reader sees an entry
+// only after entries() counts it, and entries are never rewritten while counted except by
+// TruncateEntries/Reset, which callers serialise against readers of the same segment.
+#ifndef RUNNEL_STORAGE_INDEX_FILE_H_
+#define RUNNEL_STORAGE_INDEX_FILE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "io/env.h"
+
+namespace runnel::storage {
+
+class IndexFile {
+ public:
+  // Opens (creating if missing) `path`. A writable index is grown to `max_bytes` (rounded
+  // down to whole entries) and keeps the entries its trimmed size holds; a read-only one is
+  // mapped as it is. An existing file whose size is not a whole number of entries is
+  // reported as DataLoss, so the caller rebuilds it.
+  static absl::StatusOr<std::unique_ptr<IndexFile>> Open(io::Env* env, const std::string& path,
+                                                         size_t entry_size, size_t max_bytes,
+                                                         bool writable);
+
+  const std::string& path() const { return file_->path(); }
+  size_t entry_size() const { return entry_size_; }
+  size_t entries() const { return entries_.load(std::memory_order_acquire); }
+  size_t max_entries() const { return max_entries_; }
+  bool full() const { return entries() >= max_entries_; }
+  bool writable() const { return writable_; }
+
+  // The bytes of entry i < entries().
+  const uint8_t* entry(size_t i) const { return region_->data() + i * entry_size_; }
+  // Appends one entry of entry_size() bytes; the caller checks full() first.
+  void Append(const uint8_t* bytes);
+  // Keeps the first n entries.
+  void TruncateEntries(size_t n);
+
+  // Writes mapped entries and the file size to disk.
+  absl::Status Sync();
+  // Shrinks the file to the entries in use and makes it read-only; for sealing.
+  absl::Status Trim();
+  // Grows a trimmed index back to `max_bytes` for appending (reopening an active segment).
+  absl::Status MakeWritable(size_t max_bytes);
+
+ private:
+  IndexFile(std::unique_ptr<io::File> file, size_t entry_size)
+      : file_(std::move(file)), entry_size_(entry_size) {}
+  absl::Status MapForAppend(size_t max_bytes);
+
+  std::unique_ptr<io::File> file_;
+  std::shared_ptr<io::MappedRegion> region_;  // null while the index is empty and read-only
+  size_t entry_size_;
+  size_t max_entries_ = 0;
+  bool writable_ = false;
+  std::atomic<size_t> entries_{0};
+};
+
+}  // namespace runnel::storage
+
+#endif  // RUNNEL_STORAGE_INDEX_FILE_H_

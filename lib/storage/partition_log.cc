@@ -1,0 +1,535 @@
+#include "storage/partition_log.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "format/record_batch_builder.h"
+#include "storage/checkpoint.h"
+#include "storage/file_names.h"
+#include "util/formatters.h"
+#include "util/status_macros.h"
+
+namespace runnel::storage {
+namespace {
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+std::string BaseName(const std::string& dir) {
+  std::string d = dir;
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  const size_t slash = d.rfind('/');
+  return slash == std::string::npos ? d : d.substr(slash + 1);
+}
+
+// Copies the first `length` bytes of `from` into a new file `to`, synced.
+absl::Status CopyPrefix(io::Env* env, const std::string& from, const std::string& to,
+                        uint64_t length) {
+  RUNNEL_ASSIGN_OR_RETURN(std::unique_ptr<io::File> src, env->OpenFile(from, io::OpenMode::kReadOnly));
+  RUNNEL_ASSIGN_OR_RETURN(std::unique_ptr<io::File> dst, env->OpenFile(to, io::OpenMode::kCreate));
+  RUNNEL_RETURN_IF_ERROR(dst->Truncate(0));
+  std::vector<uint8_t> buf(1 << 20);
+  for (uint64_t pos = 0; pos < length;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - pos));
+    RUNNEL_ASSIGN_OR_RETURN(size_t n, src->Read(pos, std::span<uint8_t>(buf.data(), want)));
+    if (n == 0) break;
+    RUNNEL_RETURN_IF_ERROR(dst->Write(pos, std::span<const uint8_t>(buf.data(), n)));
+    pos += n;
+  }
+  return dst->Sync();
+}
+
+}  // namespace
+
+size_t ReadResult::size_in_bytes() const {
+  size_t n = 0;
+  for (const LogSlice& s : slices) n += s.bytes.size();
+  return n;
+}
+
+std::string RecoveryReport::ToString() const {
+  std::string out = fmt::format(
+      "{} shutdown; {} segments ({} batches) scanned; {} bytes of torn tail cut",
+      clean_shutdown ? "clean" : "unclean", segments_scanned, batches_scanned, bytes_truncated);
+  for (const std::string& s : rebuilt_indexes) out += "; rebuilt index: " + s;
+  for (const std::string& s : problems) out += "; corruption: " + s;
+  for (const std::string& s : set_aside) out += "; set aside: " + s;
+  return out;
+}
+
+PartitionLog::PartitionLog(io::Env* env, std::string dir, const LogConfig& config,
+                           std::string name)
+    : env_(env), dir_(std::move(dir)), config_(config), name_(std::move(name)) {}
+
+PartitionLog::~PartitionLog() = default;
+
+absl::StatusOr<std::unique_ptr<PartitionLog>> PartitionLog::Open(io::Env* env,
+                                                                 const std::string& dir,
+                                                                 const LogConfig& config,
+                                                                 std::string name) {
+  RUNNEL_RETURN_IF_ERROR(config.Validate());
+  if (name.empty()) name = BaseName(dir);
+  std::unique_ptr<PartitionLog> log(new PartitionLog(env, dir, config, std::move(name)));
+  RUNNEL_RETURN_IF_ERROR(env->CreateDir(dir));
+  RUNNEL_RETURN_IF_ERROR(log->Recover());
+  return log;
+}
+
+absl::Status PartitionLog::Recover() {
+  absl::MutexLock append_lock(&append_mu_);
+  absl::MutexLock flush_lock(&flush_mu_);
+  RUNNEL_ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir_));
+  std::vector<int64_t> bases;
+  for (const std::string& n : names) {
+    if (EndsWith(n, ".tmp") || EndsWith(n, kDeletedSuffix) || EndsWith(n, ".truncating")) {
+      RUNNEL_RETURN_IF_ERROR(env_->RemoveFile(io::JoinPath(dir_, n)));
+    } else if (auto base = ParseOffsetFileName(n, kLogSuffix)) {
+      bases.push_back(*base);
+    }
+  }
+  std::sort(bases.begin(), bases.end());
+  for (const std::string& n : names) {  // indexes whose log is gone
+    auto base = ParseOffsetFileName(n, kIndexSuffix);
+    if (!base) base = ParseOffsetFileName(n, kTimeIndexSuffix);
+    if (base && !std::binary_search(bases.begin(), bases.end(), *base)) {
+      RUNNEL_RETURN_IF_ERROR(env_->RemoveFile(io::JoinPath(dir_, n)));
+    }
+  }
+
+  PartitionCheckpoint cp;
+  absl::StatusOr<PartitionCheckpoint> read = ReadCheckpoint(env_, dir_);
+  if (read.ok()) {
+    cp = *read;
+  } else if (read.status().code() != absl::StatusCode::kNotFound) {
+    report_.problems.push_back(std::string(read.status().message()));
+  }
+  report_.clean_shutdown = cp.clean_shutdown;
+
+  SegmentList list;
+  bool scanned_any = false;
+  for (size_t i = 0; i < bases.size(); ++i) {
+    const int64_t next_base = i + 1 < bases.size() ? bases[i + 1] : INT64_MAX;
+    RUNNEL_ASSIGN_OR_RETURN(std::unique_ptr<Segment> seg,
+                            Segment::Open(env_, dir_, bases[i], config_));
+    const bool trusted = cp.clean_shutdown || next_base <= cp.recovery_point;
+    absl::Status loaded = trusted ? seg->LoadFromIndexes()
+                                  : absl::DataLossError("past the recovery checkpoint");
+    if (!loaded.ok()) {
+      if (trusted) report_.rebuilt_indexes.push_back(std::string(loaded.message()));
+      RUNNEL_ASSIGN_OR_RETURN(SegmentScan scan, seg->Recover());
+      scanned_any = true;
+      ++report_.segments_scanned;
+      report_.batches_scanned += scan.batches;
+      if (scan.stop != format::BatchCheck::kValid) {
+        const bool last = i + 1 == bases.size();
+        const bool torn = last && (scan.stop == format::BatchCheck::kIncomplete ||
+                                   scan.rest_is_zero || scan.bad_batch_reaches_eof);
+        if (torn) {
+          RUNNEL_RETURN_IF_ERROR(seg->TruncateToPosition(scan.valid_bytes));
+          report_.bytes_truncated += scan.file_size - scan.valid_bytes;
+        } else {
+          report_.problems.push_back(fmt::format("{} at byte {}: {}", seg->log_path(),
+                                                 scan.valid_bytes, scan.reason));
+          // Keep the valid prefix as the log's end; move the damaged file and every
+          // later segment aside, so the log stays a valid prefix and nothing is deleted.
+          seg.reset();
+          RUNNEL_RETURN_IF_ERROR(SetAside(bases[i], scan.valid_bytes));
+          for (size_t j = i + 1; j < bases.size(); ++j) {
+            RUNNEL_RETURN_IF_ERROR(SetAside(bases[j], 0));
+          }
+          if (scan.valid_bytes > 0) {
+            RUNNEL_ASSIGN_OR_RETURN(seg, Segment::Open(env_, dir_, bases[i], config_));
+            RUNNEL_RETURN_IF_ERROR(seg->Recover().status());
+            list.push_back(std::move(seg));
+          }
+          break;
+        }
+      }
+    }
+    if (!list.empty() && list.back()->next_offset() > seg->base_offset()) {
+      report_.problems.push_back(fmt::format(
+          "{} starts at offset {}, inside the previous segment, which ends at {}",
+          seg->log_path(), seg->base_offset(), list.back()->next_offset()));
+      seg.reset();
+      for (size_t j = i; j < bases.size(); ++j) RUNNEL_RETURN_IF_ERROR(SetAside(bases[j], 0));
+      break;
+    }
+    list.push_back(std::move(seg));
+  }
+  if (list.empty()) {
+    RUNNEL_ASSIGN_OR_RETURN(std::unique_ptr<Segment> seg,
+                            Segment::Create(env_, dir_, bases.empty() ? 0 : bases.front(),
+                                            config_, env_->NowMillis()));
+    list.push_back(std::move(seg));
+  }
+  for (size_t i = 0; i + 1 < list.size(); ++i) {
+    RUNNEL_RETURN_IF_ERROR(list[i]->Seal());
+  }
+  RUNNEL_RETURN_IF_ERROR(list.back()->MakeActive());
+  if (scanned_any) {
+    // What recovery kept becomes durable before anything is appended after it.
+    for (const auto& seg : list) RUNNEL_RETURN_IF_ERROR(seg->Flush());
+    RUNNEL_RETURN_IF_ERROR(env_->SyncDir(dir_));
+  }
+  const int64_t end = list.back()->next_offset();
+  log_end_.store(end);
+  visible_.store(end);
+  flushed_.store(end);
+  last_flush_ms_.store(env_->NowMillis());
+  PublishSegments(std::move(list));
+  // From here on a crash is an unclean shutdown.
+  checkpointed_recovery_point_ = end;
+  return WriteCheckpoint(env_, dir_, PartitionCheckpoint{false, end});
+}
+
+// Renames the segment's log to *.corrupt (its indexes are derived and go), then, if
+// `valid_bytes` > 0, puts back a log holding just its valid prefix.
+absl::Status PartitionLog::SetAside(int64_t base_offset, uint64_t valid_bytes) {
+  const std::string log = LogFileName(dir_, base_offset);
+  const std::string aside = log + std::string(kCorruptSuffix);
+  RUNNEL_RETURN_IF_ERROR(env_->Rename(log, aside));
+  report_.set_aside.push_back(aside);
+  for (const std::string& index :
+       {IndexFileName(dir_, base_offset), TimeIndexFileName(dir_, base_offset)}) {
+    if (env_->FileExists(index)) RUNNEL_RETURN_IF_ERROR(env_->RemoveFile(index));
+  }
+  if (valid_bytes > 0) RUNNEL_RETURN_IF_ERROR(CopyPrefix(env_, aside, log, valid_bytes));
+  return env_->SyncDir(dir_);
+}
+
+std::shared_ptr<const PartitionLog::SegmentList> PartitionLog::segments() const {
+  absl::MutexLock lock(&segments_mu_);
+  return segments_;
+}
+
+void PartitionLog::PublishSegments(SegmentList list) {
+  auto published = std::make_shared<const SegmentList>(std::move(list));
+  absl::MutexLock lock(&segments_mu_);
+  segments_ = std::move(published);
+}
+
+void PartitionLog::PublishVisible(int64_t offset) {
+  visible_.store(offset, std::memory_order_release);
+  if (visible_listener_) visible_listener_(offset);
+}
+
+absl::Status PartitionLog::health() const {
+  absl::MutexLock lock(&state_mu_);
+  return failure_;
+}
+
+absl::Status PartitionLog::CheckWritable() const {
+  absl::MutexLock lock(&state_mu_);
+  if (closed_) return absl::FailedPreconditionError(fmt::format("partition {} is closed", name_));
+  return failure_;
+}
+
+// Records the first failure; the partition takes no more appends or flushes.
+absl::Status PartitionLog::Fail(absl::Status cause, std::string_view what) {
+  absl::MutexLock lock(&state_mu_);
+  if (failure_.ok()) {
+    failure_ = absl::Status(cause.code(),
+                            fmt::format("partition {} is read-only after {} failed: {}", name_,
+                                        what, cause.message()));
+  }
+  return failure_;
+}
+
+int64_t PartitionLog::log_start_offset() const { return segments()->front()->base_offset(); }
+
+uint64_t PartitionLog::size_in_bytes() const {
+  uint64_t n = 0;
+  for (const auto& seg : *segments()) n += seg->size();
+  return n;
+}
+
+size_t PartitionLog::segment_count() const { return segments()->size(); }
+
+bool PartitionLog::ShouldRoll(const Segment& active, const format::BatchHeader& header,
+                              size_t bytes, int64_t now) const {
+  if (active.size() == 0) return false;
+  return active.size() + bytes > static_cast<uint64_t>(config_.segment_bytes) ||
+         now - active.roll_start_ms() >= config_.segment_ms || active.indexes_almost_full() ||
+         log_end_offset() + header.last_offset_delta - active.base_offset() > INT32_MAX;
+}
+
+absl::Status PartitionLog::RollLocked(int64_t now) {
+  std::shared_ptr<const SegmentList> current = segments();
+  Segment& old = *current->back();
+  // Create first: if that fails (a full disk), the old segment simply stays active.
+  RUNNEL_ASSIGN_OR_RETURN(std::unique_ptr<Segment> fresh,
+                          Segment::Create(env_, dir_, log_end_offset(), config_, now));
+  if (absl::Status st = old.Seal(); !st.ok()) return Fail(st, "sealing a segment");
+  SegmentList list = *current;
+  list.push_back(std::move(fresh));
+  PublishSegments(std::move(list));
+  return absl::OkStatus();
+}
+
+absl::Status PartitionLog::Roll() {
+  absl::MutexLock lock(&append_mu_);
+  RUNNEL_RETURN_IF_ERROR(CheckWritable());
+  if (segments()->back()->size() == 0) return absl::OkStatus();
+  return RollLocked(env_->NowMillis());
+}
+
+absl::StatusOr<AppendInfo> PartitionLog::Append(std::span<uint8_t> batch,
+                                                const AppendOptions& options) {
+  bool flush_now = false;
+  AppendInfo info;
+  {
+    absl::MutexLock lock(&append_mu_);
+    RUNNEL_RETURN_IF_ERROR(CheckWritable());
+    if (batch.size() > static_cast<size_t>(config_.max_message_bytes)) {
+      return absl::InvalidArgumentError(
+          fmt::format("record batch of {} bytes exceeds max.message.bytes {} for partition {}",
+                      batch.size(), config_.max_message_bytes, name_));
+    }
+    format::BatchHeader header;
+    if (options.verify) {
+      const format::BatchCheckResult check = format::CheckBatch(batch);
+      if (check.check != format::BatchCheck::kValid || check.header.size_in_bytes() != batch.size()) {
+        return absl::InvalidArgumentError(fmt::format(
+            "invalid record batch of {} bytes for partition {}: {}", batch.size(), name_,
+            check.check == format::BatchCheck::kValid ? "the buffer holds more than one batch"
+                                                      : check.reason));
+      }
+      header = check.header;
+    } else {
+      RUNNEL_ASSIGN_OR_RETURN(header, format::DecodeBatchHeader(batch));
+    }
+    if (header.record_count <= 0) {
+      return absl::InvalidArgumentError(
+          fmt::format("record batch for partition {} holds no records", name_));
+    }
+    const int64_t now = env_->NowMillis();
+    if (ShouldRoll(*segments()->back(), header, batch.size(), now)) {
+      RUNNEL_RETURN_IF_ERROR(RollLocked(now));
+    }
+    const std::shared_ptr<Segment> active = segments()->back();
+    header.base_offset = log_end_offset();
+    format::SetBaseOffset(batch, header.base_offset);
+    if (config_.timestamp_type == format::TimestampType::kLogAppendTime) {
+      format::SetLogAppendTime(batch, now);
+      header.max_timestamp = now;
+      info.log_append_time = now;
+    }
+    const uint64_t old_size = active->size();
+    if (absl::Status st = active->Append(batch, header); !st.ok()) {
+      // Cut off whatever part of the batch reached the file. A full disk leaves the
+      // partition as it was; any other write error leaves it read-only.
+      const absl::Status undo = active->TruncateToPosition(old_size);
+      if (st.code() == absl::StatusCode::kResourceExhausted && undo.ok()) {
+        return absl::ResourceExhaustedError(
+            fmt::format("no space to append {} bytes to partition {} in {}: {}", batch.size(),
+                        name_, dir_, st.message()));
+      }
+      return Fail(st, "a write");
+    }
+    log_end_.store(header.next_offset(), std::memory_order_release);
+    info.base_offset = header.base_offset;
+    info.last_offset = header.last_offset();
+    if (config_.sync != SyncPolicy::kAlways) PublishVisible(header.next_offset());
+    if (config_.sync == SyncPolicy::kInterval) {
+      const int64_t pending =
+          messages_since_flush_.fetch_add(header.record_count) + header.record_count;
+      flush_now = pending >= config_.flush_messages ||
+                  now - last_flush_ms_.load(std::memory_order_relaxed) >= config_.flush_ms;
+    }
+  }
+  if (flush_now) RUNNEL_RETURN_IF_ERROR(Flush());
+  return info;
+}
+
+absl::Status PartitionLog::Flush() {
+  const int64_t target = log_end_offset();
+  absl::MutexLock lock(&flush_mu_);
+  if (flushed_offset() >= target) return absl::OkStatus();  // another flush covered us
+  return FlushLocked();
+}
+
+absl::Status PartitionLog::FlushLocked() {
+  {
+    absl::MutexLock lock(&state_mu_);
+    RUNNEL_RETURN_IF_ERROR(failure_);
+  }
+  // Everything below `end` was written before log_end_ was published.
+  const int64_t end = log_end_offset();
+  const std::shared_ptr<const SegmentList> list = segments();
+  const int64_t flushed = flushed_offset();
+  for (const auto& seg : *list) {
+    if (seg->next_offset() > flushed || seg->needs_index_sync()) {
+      if (absl::Status st = seg->Flush(); !st.ok()) return Fail(st, "an fsync");
+    }
+  }
+  messages_since_flush_.store(0);
+  last_flush_ms_.store(env_->NowMillis());
+  flushed_.store(end, std::memory_order_release);
+  if (config_.sync == SyncPolicy::kAlways) PublishVisible(end);
+  // The recovery point moves on disk only when a segment was sealed since it last did:
+  // recovery always scans the active segment, so checkpointing within it buys nothing.
+  if (list->back()->base_offset() > checkpointed_recovery_point_) {
+    if (absl::Status st = WriteCheckpoint(env_, dir_, PartitionCheckpoint{false, end}); !st.ok()) {
+      return Fail(st, "writing the recovery checkpoint");
+    }
+    checkpointed_recovery_point_ = end;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ReadResult> PartitionLog::Read(int64_t offset, size_t max_bytes,
+                                              bool min_one) const {
+  const int64_t visible = visible_offset();
+  const std::shared_ptr<const SegmentList> list = segments();
+  ReadResult result;
+  result.log_start_offset = list->front()->base_offset();
+  result.visible_offset = visible;
+  result.next_offset = offset;
+  if (offset < result.log_start_offset || offset > visible) {
+    return absl::OutOfRangeError(fmt::format(
+        "offset {} is out of range for partition {}: log start {}, visible end {}", offset,
+        name_, result.log_start_offset, visible));
+  }
+  // The last segment whose base offset is <= offset.
+  auto it = std::upper_bound(list->begin(), list->end(), offset,
+                             [](int64_t o, const std::shared_ptr<Segment>& s) {
+                               return o < s->base_offset();
+                             });
+  if (it != list->begin()) --it;
+  size_t remaining = max_bytes;
+  for (; it != list->end() && result.next_offset < visible; ++it) {
+    RUNNEL_ASSIGN_OR_RETURN(std::optional<LogSlice> slice,
+                            (*it)->Read(result.next_offset, remaining, visible,
+                                        min_one && result.slices.empty()));
+    if (slice) {
+      remaining -= std::min(remaining, slice->bytes.size());
+      result.next_offset = slice->next_offset;
+      result.slices.push_back(std::move(*slice));
+    }
+    // Go on to the next segment only if this one has nothing more below `visible`.
+    if (result.next_offset < (*it)->next_offset() || remaining == 0) break;
+  }
+  return result;
+}
+
+absl::StatusOr<std::optional<TimestampOffset>> PartitionLog::OffsetForTimestamp(
+    int64_t timestamp) const {
+  const int64_t visible = visible_offset();
+  for (const auto& seg : *segments()) {
+    if (seg->max_timestamp() < timestamp) continue;
+    RUNNEL_ASSIGN_OR_RETURN(std::optional<TimestampOffset> found,
+                            seg->FindOffsetByTimestamp(timestamp, visible));
+    if (found) return found;
+  }
+  return std::nullopt;
+}
+
+absl::Status PartitionLog::DeleteSegmentFiles(const Segment& segment) {
+  // Rename first: a crash between the renames leaves *.deleted names that Open removes.
+  const int64_t base = segment.base_offset();
+  for (const std::string& path :
+       {LogFileName(dir_, base), IndexFileName(dir_, base), TimeIndexFileName(dir_, base)}) {
+    if (!env_->FileExists(path)) continue;
+    const std::string doomed = path + std::string(kDeletedSuffix);
+    RUNNEL_RETURN_IF_ERROR(env_->Rename(path, doomed));
+    RUNNEL_RETURN_IF_ERROR(env_->RemoveFile(doomed));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PartitionLog::TruncateTo(int64_t offset) {
+  absl::MutexLock append_lock(&append_mu_);
+  absl::MutexLock flush_lock(&flush_mu_);
+  RUNNEL_RETURN_IF_ERROR(CheckWritable());
+  if (offset >= log_end_offset()) return absl::OkStatus();
+  const std::shared_ptr<const SegmentList> current = segments();
+  if (offset < current->front()->base_offset()) {
+    return absl::InvalidArgumentError(
+        fmt::format("cannot truncate partition {} to offset {}, before its log start {}", name_,
+                    offset, current->front()->base_offset()));
+  }
+  SegmentList keep;
+  std::vector<std::shared_ptr<Segment>> drop;
+  for (const auto& seg : *current) {
+    (seg->base_offset() < offset || keep.empty() ? keep : drop).push_back(seg);
+  }
+  const std::shared_ptr<Segment>& last = keep.back();
+  if (absl::Status st = last->TruncateTo(offset); !st.ok()) return Fail(st, "a truncation");
+  if (absl::Status st = last->MakeActive(); !st.ok()) return Fail(st, "a truncation");
+  const int64_t end = last->next_offset();
+  PublishSegments(std::move(keep));
+  for (const auto& seg : drop) {
+    if (absl::Status st = DeleteSegmentFiles(*seg); !st.ok()) return Fail(st, "a truncation");
+  }
+  log_end_.store(end);
+  flushed_.store(std::min(flushed_offset(), end));
+  if (visible_offset() > end) PublishVisible(end);
+  if (checkpointed_recovery_point_ > end) {
+    if (absl::Status st = WriteCheckpoint(env_, dir_, PartitionCheckpoint{false, end}); !st.ok()) {
+      return Fail(st, "writing the recovery checkpoint");
+    }
+    checkpointed_recovery_point_ = end;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RetentionResult> PartitionLog::EnforceRetention() {
+  absl::MutexLock lock(&append_mu_);
+  RUNNEL_RETURN_IF_ERROR(CheckWritable());
+  const int64_t now = env_->NowMillis();
+  std::shared_ptr<const SegmentList> current = segments();
+  const int64_t visible = visible_offset();
+  uint64_t total = 0;
+  for (const auto& seg : *current) total += seg->size();
+
+  // A prefix of segments goes: each expired by time or not needed to keep retention.bytes,
+  // and holding only visible data (Kafka deletes nothing above the high watermark).
+  size_t n = 0;
+  uint64_t remaining = total;
+  for (const auto& seg : *current) {
+    if (seg->size() == 0 || seg->next_offset() > visible) break;
+    const bool expired = config_.retention_ms >= 0 && seg->max_timestamp() >= 0 &&
+                         seg->max_timestamp() < now - config_.retention_ms;
+    const bool too_big = config_.retention_bytes >= 0 && seg.get() != current->back().get() &&
+                         remaining - seg->size() >= static_cast<uint64_t>(config_.retention_bytes);
+    if (!expired && !too_big) break;
+    remaining -= seg->size();
+    ++n;
+  }
+  RetentionResult result;
+  if (n == 0) return result;
+  if (n == current->size()) {  // the active segment goes too: start a fresh one first
+    RUNNEL_RETURN_IF_ERROR(RollLocked(now));
+    current = segments();
+  }
+  SegmentList keep(current->begin() + static_cast<ptrdiff_t>(n), current->end());
+  PublishSegments(std::move(keep));
+  for (size_t i = 0; i < n; ++i) {
+    const Segment& seg = *(*current)[i];
+    ++result.segments_deleted;
+    result.bytes_deleted += seg.size();
+    RUNNEL_RETURN_IF_ERROR(DeleteSegmentFiles(seg));
+  }
+  return result;
+}
+
+absl::Status PartitionLog::Close() {
+  absl::MutexLock append_lock(&append_mu_);
+  absl::MutexLock flush_lock(&flush_mu_);
+  {
+    absl::MutexLock lock(&state_mu_);
+    if (closed_) return absl::FailedPreconditionError(fmt::format("partition {} is closed", name_));
+    closed_ = true;
+    RUNNEL_RETURN_IF_ERROR(failure_);  // no clean-shutdown mark on a failed partition
+  }
+  RUNNEL_RETURN_IF_ERROR(FlushLocked());
+  const std::shared_ptr<Segment> active = segments()->back();
+  RUNNEL_RETURN_IF_ERROR(active->Seal());
+  RUNNEL_RETURN_IF_ERROR(active->Flush());
+  return WriteCheckpoint(env_, dir_, PartitionCheckpoint{true, log_end_offset()});
+}
+
+}  // namespace runnel::storage

@@ -1,0 +1,186 @@
+// The log of one topic partition: a directory of segments (segment.h) with Kafka's
+// on-disk layout, appended to at the end, read from anywhere between the log start and
+// the visible offset, rolled by size and age, trimmed by retention, and recovered after a
+// crash (DESIGN.md "On-disk format" and "Durability and visibility").
+//
+// Offsets: log start <= visible <= log end. The log end (Kafka's LEO) is the next offset
+// to assign; the visible offset bounds what readers get: the log end under sync policies
+// none and interval, the fsynced end under always.
+//
+// Threads: Append, Roll, TruncateTo, EnforceRetention and Close serialise on one lock;
+// Flush on another (so concurrent flushers share one fsync: group commit); Read and
+// OffsetForTimestamp take no lock but a brief one to copy the segment list, and may run
+// from any number of threads at once. Slices a Read returns stay valid while held, even
+// if retention deletes their segment meanwhile.
+//
+// Errors: after a failed write or fsync the partition is read-only: every later Append
+// and Flush fails with the first error (an fsync is never retried, so a failure is never
+// mistaken for success). A full disk is the exception: the partial write is cut off again
+// and the append fails with ResourceExhausted, leaving the partition writable.
+#ifndef RUNNEL_STORAGE_PARTITION_LOG_H_
+#define RUNNEL_STORAGE_PARTITION_LOG_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "io/env.h"
+#include "storage/log_config.h"
+#include "storage/segment.h"
+
+namespace runnel::storage {
+
+struct AppendInfo {
+  int64_t base_offset = 0;
+  int64_t last_offset = 0;
+  // The time the log stamped on the batch under LogAppendTime, -1 under CreateTime.
+  int64_t log_append_time = -1;
+};
+
+struct AppendOptions {
+  // Check the batch's structure and CRC before writing it. A producer that built the
+  // batch itself in this process may skip the second CRC pass.
+  bool verify = true;
+};
+
+struct ReadResult {
+  std::vector<LogSlice> slices;  // whole batches in offset order
+  int64_t log_start_offset = 0;
+  int64_t visible_offset = 0;
+
+  bool empty() const { return slices.empty(); }
+  size_t size_in_bytes() const;
+  // One past the last offset returned, or the read offset when empty.
+  int64_t next_offset = 0;
+};
+
+// What Open found and did. Torn tails are normal after a crash; problems are not.
+struct RecoveryReport {
+  bool clean_shutdown = false;
+  int64_t segments_scanned = 0;
+  int64_t batches_scanned = 0;
+  uint64_t bytes_truncated = 0;                // cut off a torn tail
+  std::vector<std::string> rebuilt_indexes;    // why each index was rebuilt
+  std::vector<std::string> problems;           // corruption: file, byte position, reason
+  std::vector<std::string> set_aside;          // files renamed to *.corrupt
+  std::string ToString() const;
+};
+
+struct RetentionResult {
+  int segments_deleted = 0;
+  uint64_t bytes_deleted = 0;
+};
+
+class PartitionLog {
+ public:
+  // Opens (creating if needed) the partition directory `dir` and recovers it. `name` is
+  // used in messages ("orders-3"); it defaults to the directory's last component. Fails
+  // only for I/O errors or a bad config: torn tails are cut and corruption is set aside,
+  // both described in recovery_report().
+  static absl::StatusOr<std::unique_ptr<PartitionLog>> Open(io::Env* env, const std::string& dir,
+                                                            const LogConfig& config,
+                                                            std::string name = "");
+  // Releases files and mappings without flushing or marking a clean shutdown, as a
+  // crash would; call Close() for an orderly shutdown.
+  ~PartitionLog();
+  PartitionLog(const PartitionLog&) = delete;
+  PartitionLog& operator=(const PartitionLog&) = delete;
+
+  // Flushes, trims the active segment's indexes and records a clean shutdown, so the next
+  // Open skips the recovery scan. Later calls fail with FailedPrecondition.
+  absl::Status Close();
+
+  // Appends one RecordBatch v2 (as RecordBatchBuilder builds it), assigning its offsets
+  // from the log end: the batch's baseOffset (and, under LogAppendTime, its timestamp) is
+  // rewritten in place. InvalidArgument for a malformed, empty or too large batch.
+  // Under sync policy always the batch becomes visible only after a Flush covers it.
+  absl::StatusOr<AppendInfo> Append(std::span<uint8_t> batch, const AppendOptions& options = {});
+  // fsyncs everything appended so far. Concurrent callers share one fsync.
+  absl::Status Flush();
+  // Whole batches from the one holding `offset` on, up to `max_bytes` (the first batch
+  // comes whole even if larger, when `min_one`). OutOfRange when `offset` is below the
+  // log start or above the visible offset; empty at the visible offset.
+  absl::StatusOr<ReadResult> Read(int64_t offset, size_t max_bytes, bool min_one = true) const;
+  // The first visible record whose timestamp is >= `timestamp` (Kafka's
+  // offsetsForTimes), nullopt if there is none.
+  absl::StatusOr<std::optional<TimestampOffset>> OffsetForTimestamp(int64_t timestamp) const;
+  // Removes every batch holding an offset >= `offset` (Kafka's truncateTo).
+  absl::Status TruncateTo(int64_t offset);
+  // Starts a new segment now, if the active one holds anything.
+  absl::Status Roll();
+  // Deletes the oldest segments beyond retention.ms and retention.bytes.
+  absl::StatusOr<RetentionResult> EnforceRetention();
+
+  int64_t log_start_offset() const;
+  int64_t log_end_offset() const { return log_end_.load(std::memory_order_acquire); }
+  int64_t visible_offset() const { return visible_.load(std::memory_order_acquire); }
+  int64_t flushed_offset() const { return flushed_.load(std::memory_order_acquire); }
+  uint64_t size_in_bytes() const;
+  size_t segment_count() const;
+  const std::string& dir() const { return dir_; }
+  const std::string& name() const { return name_; }
+  const LogConfig& config() const { return config_; }
+  const RecoveryReport& recovery_report() const { return report_; }
+  // OK, or why the partition no longer takes appends.
+  absl::Status health() const;
+
+  // Called with the new visible offset whenever it moves, from the thread that moved it,
+  // while a partition lock is held: keep it short (notify a condition variable). Set it
+  // before other threads use the log.
+  void set_visible_offset_listener(std::function<void(int64_t)> listener) {
+    visible_listener_ = std::move(listener);
+  }
+
+ private:
+  using SegmentList = std::vector<std::shared_ptr<Segment>>;
+
+  PartitionLog(io::Env* env, std::string dir, const LogConfig& config, std::string name);
+  absl::Status Recover();
+  absl::Status SetAside(int64_t base_offset, uint64_t valid_bytes);
+  std::shared_ptr<const SegmentList> segments() const;
+  void PublishSegments(SegmentList list) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
+  void PublishVisible(int64_t offset);
+  absl::Status CheckWritable() const;
+  absl::Status Fail(absl::Status cause, std::string_view what);
+  bool ShouldRoll(const Segment& active, const format::BatchHeader& header, size_t bytes,
+                  int64_t now) const;
+  absl::Status RollLocked(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
+  absl::Status FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(flush_mu_);
+  absl::Status DeleteSegmentFiles(const Segment& segment);
+
+  io::Env* const env_;
+  const std::string dir_;
+  const LogConfig config_;
+  const std::string name_;
+  RecoveryReport report_;
+  std::function<void(int64_t)> visible_listener_;
+
+  absl::Mutex append_mu_ ABSL_ACQUIRED_BEFORE(flush_mu_);
+  absl::Mutex flush_mu_;
+  mutable absl::Mutex segments_mu_;
+  std::shared_ptr<const SegmentList> segments_ ABSL_GUARDED_BY(segments_mu_);
+
+  std::atomic<int64_t> log_end_{0};
+  std::atomic<int64_t> visible_{0};
+  std::atomic<int64_t> flushed_{0};
+  std::atomic<int64_t> messages_since_flush_{0};
+  std::atomic<int64_t> last_flush_ms_{0};
+  int64_t checkpointed_recovery_point_ ABSL_GUARDED_BY(flush_mu_) = 0;
+
+  mutable absl::Mutex state_mu_;
+  absl::Status failure_ ABSL_GUARDED_BY(state_mu_);
+  bool closed_ ABSL_GUARDED_BY(state_mu_) = false;
+};
+
+}  // namespace runnel::storage
+
+#endif  // RUNNEL_STORAGE_PARTITION_LOG_H_

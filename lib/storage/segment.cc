@@ -1,0 +1,449 @@
+#include "storage/segment.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "format/byte_order.h"
+#include "storage/file_names.h"
+#include "util/formatters.h"
+#include "util/status_macros.h"
+
+namespace runnel::storage {
+namespace {
+
+// The fields of a batch header that reads need, taken from bytes already trusted to hold
+// whole batches; still checked, so a damaged sealed segment yields DataLoss, not a wild read.
+struct BatchPeek {
+  int64_t base_offset;
+  int64_t last_offset;
+  int64_t max_timestamp;
+  uint64_t size;
+};
+
+bool PeekBatch(const uint8_t* data, uint64_t pos, uint64_t bound, BatchPeek* out) {
+  if (bound - pos < format::kBatchHeaderSize) return false;
+  const uint8_t* p = data + pos;
+  const auto length = static_cast<int32_t>(format::LoadBig32(p + format::kBatchLengthPos));
+  if (length < static_cast<int32_t>(format::kBatchHeaderSize - format::kLogOverhead)) return false;
+  out->size = static_cast<uint64_t>(length) + format::kLogOverhead;
+  if (out->size > bound - pos || static_cast<int8_t>(p[format::kMagicPos]) != format::kMagicV2) {
+    return false;
+  }
+  out->base_offset = static_cast<int64_t>(format::LoadBig64(p + format::kBaseOffsetPos));
+  const auto delta = static_cast<int32_t>(format::LoadBig32(p + format::kLastOffsetDeltaPos));
+  if (out->base_offset < 0 || delta < 0) return false;
+  out->last_offset = out->base_offset + delta;
+  out->max_timestamp = static_cast<int64_t>(format::LoadBig64(p + format::kMaxTimestampPos));
+  return true;
+}
+
+absl::Status CorruptAt(const std::string& path, uint64_t position, std::string_view what) {
+  return absl::DataLossError(fmt::format("corrupt segment {} at byte {}: {}", path, position, what));
+}
+
+// The reading mapping of an active segment covers a whole segment up front (address
+// space is cheap), so it is rarely remapped.
+uint64_t MappingSizeFor(uint64_t bytes, const LogConfig& config) {
+  return std::max<uint64_t>({bytes, static_cast<uint64_t>(config.segment_bytes), 4096});
+}
+
+}  // namespace
+
+Segment::Segment(io::Env* env, std::string dir, int64_t base_offset, const LogConfig& config)
+    : env_(env),
+      dir_(std::move(dir)),
+      base_offset_(base_offset),
+      config_(config),
+      log_path_(LogFileName(dir_, base_offset)),
+      next_offset_(base_offset),
+      offset_of_max_timestamp_(base_offset) {}
+
+Segment::~Segment() = default;
+
+absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(io::Env* env, const std::string& dir,
+                                                         int64_t base_offset,
+                                                         const LogConfig& config,
+                                                         int64_t now_ms) {
+  std::unique_ptr<Segment> s(new Segment(env, dir, base_offset, config));
+  RUNNEL_RETURN_IF_ERROR(s->OpenFiles(/*create=*/true));
+  RUNNEL_ASSIGN_OR_RETURN(uint64_t size, s->log_->Size());
+  if (size != 0) {
+    return absl::AlreadyExistsError(
+        fmt::format("cannot create segment {}: it exists with {} bytes", s->log_path_, size));
+  }
+  s->roll_start_ms_ = now_ms;
+  RUNNEL_RETURN_IF_ERROR(s->MakeActive());
+  return s;
+}
+
+absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(io::Env* env, const std::string& dir,
+                                                       int64_t base_offset,
+                                                       const LogConfig& config) {
+  std::unique_ptr<Segment> s(new Segment(env, dir, base_offset, config));
+  RUNNEL_RETURN_IF_ERROR(s->OpenFiles(/*create=*/false));
+  return s;
+}
+
+absl::Status Segment::OpenFiles(bool create) {
+  RUNNEL_ASSIGN_OR_RETURN(
+      log_, env_->OpenFile(log_path_, create ? io::OpenMode::kCreate : io::OpenMode::kReadWrite));
+  RUNNEL_ASSIGN_OR_RETURN(uint64_t size, log_->Size());
+  if (size > static_cast<uint64_t>(UINT32_MAX)) {
+    return CorruptAt(log_path_, 0, fmt::format("{} bytes is more than a segment can hold", size));
+  }
+  // Not yet counted as readable: size_ stays 0 until the state is loaded or recovered.
+  return EnsureMapped(size);
+}
+
+absl::Status Segment::OpenIndexes(bool writable) {
+  offset_index_.reset();
+  time_index_.reset();
+  const auto max_bytes = static_cast<size_t>(config_.segment_index_bytes);
+  RUNNEL_ASSIGN_OR_RETURN(
+      std::unique_ptr<IndexFile> offsets,
+      IndexFile::Open(env_, IndexFileName(dir_, base_offset_), OffsetIndex::kEntrySize, max_bytes,
+                      writable));
+  offset_index_ = std::make_unique<OffsetIndex>(std::move(offsets), base_offset_);
+  RUNNEL_ASSIGN_OR_RETURN(
+      std::unique_ptr<IndexFile> times,
+      IndexFile::Open(env_, TimeIndexFileName(dir_, base_offset_), TimeIndex::kEntrySize,
+                      max_bytes, writable));
+  time_index_ = std::make_unique<TimeIndex>(std::move(times), base_offset_);
+  return absl::OkStatus();
+}
+
+absl::Status Segment::MakeActive() {
+  if (offset_index_ == nullptr) RUNNEL_RETURN_IF_ERROR(OpenIndexes(/*writable=*/true));
+  if (!offset_index_->file().writable()) {
+    RUNNEL_RETURN_IF_ERROR(
+        offset_index_->file().MakeWritable(static_cast<size_t>(config_.segment_index_bytes)));
+    RUNNEL_RETURN_IF_ERROR(
+        time_index_->file().MakeWritable(static_cast<size_t>(config_.segment_index_bytes)));
+  }
+  sealed_ = false;
+  indexes_synced_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status Segment::EnsureMapped(uint64_t bytes) {
+  absl::MutexLock lock(&region_mu_);
+  if (region_ != nullptr && region_->size() >= bytes) return absl::OkStatus();
+  RUNNEL_ASSIGN_OR_RETURN(region_, log_->Map(MappingSizeFor(bytes, config_), /*writable=*/false));
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const io::MappedRegion> Segment::region() const {
+  absl::MutexLock lock(&region_mu_);
+  return region_;
+}
+
+// segment.ms counts from the first batch's time for a reopened segment (Kafka's
+// rollingBasedTimestamp), from now for an empty one, and never from the future.
+void Segment::SetRollStart() {
+  const int64_t now = env_->NowMillis();
+  roll_start_ms_ = now;
+  const std::shared_ptr<const io::MappedRegion> map = region();
+  BatchPeek b;
+  if (size() > 0 && PeekBatch(map->data(), 0, size(), &b) && b.max_timestamp >= 0) {
+    roll_start_ms_ = std::min(now, b.max_timestamp);
+  }
+}
+
+void Segment::ResetState() {
+  next_offset_.store(base_offset_, std::memory_order_release);
+  size_.store(0, std::memory_order_release);
+  max_timestamp_.store(-1, std::memory_order_release);
+  offset_of_max_timestamp_ = base_offset_;
+  bytes_since_index_entry_ = 0;
+}
+
+// Kafka's LogSegment.append rule: an index entry for this batch when more than
+// index.interval.bytes were appended since the last one.
+void Segment::IndexBatch(const format::BatchHeader& header, uint64_t position) {
+  if (header.max_timestamp > max_timestamp_.load(std::memory_order_relaxed)) {
+    max_timestamp_.store(header.max_timestamp, std::memory_order_release);
+    offset_of_max_timestamp_ = header.last_offset();
+  }
+  if (bytes_since_index_entry_ > static_cast<uint64_t>(config_.index_interval_bytes)) {
+    offset_index_->Append(header.last_offset(), static_cast<uint32_t>(position));
+    time_index_->MaybeAppend(max_timestamp(), offset_of_max_timestamp_);
+    bytes_since_index_entry_ = 0;
+  }
+  bytes_since_index_entry_ += header.size_in_bytes();
+}
+
+absl::Status Segment::LoadFromIndexes() {
+  if (!env_->FileExists(IndexFileName(dir_, base_offset_)) ||
+      !env_->FileExists(TimeIndexFileName(dir_, base_offset_))) {
+    return absl::DataLossError(fmt::format("an index of segment {} is missing", log_path_));
+  }
+  RUNNEL_RETURN_IF_ERROR(OpenIndexes(/*writable=*/false));
+  RUNNEL_ASSIGN_OR_RETURN(uint64_t file_size, log_->Size());
+  RUNNEL_RETURN_IF_ERROR(EnsureMapped(file_size));
+  const std::shared_ptr<const io::MappedRegion> map = region();
+  RUNNEL_RETURN_IF_ERROR(offset_index_->Check(INT64_MAX, std::max<uint64_t>(file_size, 1)));
+
+  // Walk the batches after the last index entry, as Kafka's readNextOffset does. Were the
+  // index rule (see IndexBatch) to make an entry for one of them, the index is short.
+  const OffsetPosition last = offset_index_->Last();
+  uint64_t pos = last.position;
+  int64_t next = base_offset_;
+  int64_t max_ts = time_index_->Last().timestamp;
+  int64_t offset_of_max = time_index_->Last().offset;
+  uint64_t since_entry = 0;
+  while (pos < file_size) {
+    BatchPeek b;
+    if (!PeekBatch(map->data(), pos, file_size, &b)) {
+      return CorruptAt(log_path_, pos, "broken batch header after the last index entry");
+    }
+    if (offset_index_->entries() > 0 && pos == last.position && b.last_offset != last.offset) {
+      return CorruptAt(log_path_, pos, "the last offset index entry does not match its batch");
+    }
+    if (since_entry > static_cast<uint64_t>(config_.index_interval_bytes)) {
+      return absl::DataLossError(fmt::format("offset index of {} is short", log_path_));
+    }
+    if (b.base_offset < next) return CorruptAt(log_path_, pos, "offsets go backwards");
+    if (b.max_timestamp > max_ts) {
+      max_ts = b.max_timestamp;
+      offset_of_max = b.last_offset;
+    }
+    next = b.last_offset + 1;
+    since_entry += b.size;
+    pos += b.size;
+  }
+  RUNNEL_RETURN_IF_ERROR(time_index_->Check(std::max(next, base_offset_ + 1)));
+  // The last time index entry gives the segment's largest timestamp, which retention acts
+  // on: it must be the max timestamp of the batch it names.
+  if (time_index_->entries() > 0) {
+    const TimestampOffset t = time_index_->Last();
+    uint64_t p = offset_index_->Lookup(t.offset).position;
+    BatchPeek b{};
+    while (PeekBatch(map->data(), p, file_size, &b) && b.last_offset < t.offset) p += b.size;
+    if (p >= file_size || b.last_offset != t.offset || b.max_timestamp != t.timestamp) {
+      return absl::DataLossError(fmt::format(
+          "time index of {} names timestamp {} at offset {}, which no batch has", log_path_,
+          t.timestamp, t.offset));
+    }
+  }
+  if (offset_index_->entries() > 0 && last.offset >= next) {
+    return absl::DataLossError(fmt::format("offset index of {} points past the log", log_path_));
+  }
+  next_offset_.store(next, std::memory_order_release);
+  max_timestamp_.store(max_ts, std::memory_order_release);
+  offset_of_max_timestamp_ = offset_of_max;
+  bytes_since_index_entry_ = since_entry;
+  size_.store(file_size, std::memory_order_release);
+  SetRollStart();
+  sealed_ = true;
+  indexes_synced_ = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SegmentScan> Segment::Recover() {
+  RUNNEL_ASSIGN_OR_RETURN(uint64_t file_size, log_->Size());
+  // Index files may be missing or garbage: start them afresh.
+  for (const std::string& path : {IndexFileName(dir_, base_offset_), TimeIndexFileName(dir_, base_offset_)}) {
+    if (env_->FileExists(path)) RUNNEL_RETURN_IF_ERROR(env_->RemoveFile(path));
+  }
+  RUNNEL_RETURN_IF_ERROR(OpenIndexes(/*writable=*/true));
+  RUNNEL_RETURN_IF_ERROR(EnsureMapped(file_size));
+  const std::shared_ptr<const io::MappedRegion> map = region();
+  ResetState();
+
+  SegmentScan scan;
+  scan.file_size = file_size;
+  uint64_t pos = 0;
+  int64_t next = base_offset_;
+  while (pos < file_size) {
+    const format::BatchCheckResult r =
+        format::CheckBatch(std::span<const uint8_t>(map->data() + pos, file_size - pos));
+    if (r.check == format::BatchCheck::kValid &&
+        (r.header.base_offset < next || r.header.last_offset() - base_offset_ > INT32_MAX)) {
+      scan.stop = format::BatchCheck::kCorrupt;
+      scan.reason = "batch offsets go backwards or leave the segment's range";
+      break;
+    }
+    if (r.check != format::BatchCheck::kValid) {
+      scan.stop = r.check;
+      scan.reason = std::string(r.reason);
+      break;
+    }
+    if (!offset_index_->full() && !time_index_->almost_full()) IndexBatch(r.header, pos);
+    next = r.header.next_offset();
+    pos += r.header.size_in_bytes();
+    ++scan.batches;
+  }
+  scan.valid_bytes = pos;
+  scan.bad_batch_reaches_eof =
+      scan.stop != format::BatchCheck::kValid &&
+      (file_size - pos < format::kLogOverhead ||
+       pos + format::kLogOverhead +
+               static_cast<uint32_t>(format::LoadBig32(map->data() + pos + format::kBatchLengthPos)) >=
+           file_size);
+  scan.rest_is_zero = std::all_of(map->data() + pos, map->data() + file_size,
+                                  [](uint8_t b) { return b == 0; });
+  next_offset_.store(next, std::memory_order_release);
+  size_.store(pos, std::memory_order_release);
+  SetRollStart();
+  sealed_ = false;
+  return scan;
+}
+
+absl::Status Segment::TruncateToPosition(uint64_t position) {
+  RUNNEL_RETURN_IF_ERROR(log_->Truncate(position));
+  if (position < size()) size_.store(position, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::Status Segment::TruncateTo(int64_t offset) {
+  if (offset >= next_offset()) return absl::OkStatus();
+  // Find the first batch that holds an offset >= `offset`.
+  const std::shared_ptr<const io::MappedRegion> map = region();
+  const uint64_t bound = size();
+  uint64_t pos = offset_index_->Lookup(offset - 1).position;
+  int64_t next = base_offset_;
+  if (offset <= base_offset_) pos = 0;
+  while (pos < bound) {
+    BatchPeek b;
+    if (!PeekBatch(map->data(), pos, bound, &b)) return CorruptAt(log_path_, pos, "broken batch");
+    if (b.last_offset >= offset) break;
+    next = b.last_offset + 1;
+    pos += b.size;
+  }
+  offset_index_->TruncateTo(offset);
+  time_index_->TruncateTo(offset);
+  const bool shared = [&] {
+    absl::MutexLock lock(&region_mu_);
+    return region_.use_count() > 2;  // region_ and `map`
+  }();
+  size_.store(pos, std::memory_order_release);
+  next_offset_.store(next, std::memory_order_release);
+  if (shared) {
+    // Readers hold views of the bytes being cut: write the kept prefix to a new file and
+    // rename it over the old one, whose inode lives on under their mappings.
+    const std::string tmp = log_path_ + ".truncating";
+    {
+      RUNNEL_ASSIGN_OR_RETURN(std::unique_ptr<io::File> copy,
+                              env_->OpenFile(tmp, io::OpenMode::kCreate));
+      RUNNEL_RETURN_IF_ERROR(copy->Truncate(0));
+      RUNNEL_RETURN_IF_ERROR(copy->Write(0, std::span<const uint8_t>(map->data(), pos)));
+      RUNNEL_RETURN_IF_ERROR(copy->Sync());
+    }
+    RUNNEL_RETURN_IF_ERROR(env_->Rename(tmp, log_path_));
+    RUNNEL_ASSIGN_OR_RETURN(log_, env_->OpenFile(log_path_, io::OpenMode::kReadWrite));
+    {
+      absl::MutexLock lock(&region_mu_);
+      region_.reset();
+    }
+    RUNNEL_RETURN_IF_ERROR(EnsureMapped(pos));
+  } else {
+    RUNNEL_RETURN_IF_ERROR(log_->Truncate(pos));
+  }
+  // Recompute the largest timestamp from what is left.
+  int64_t max_ts = -1;
+  int64_t offset_of_max = base_offset_;
+  const std::shared_ptr<const io::MappedRegion> now_map = region();
+  for (uint64_t p = 0; p < pos;) {
+    BatchPeek b;
+    if (!PeekBatch(now_map->data(), p, pos, &b)) return CorruptAt(log_path_, p, "broken batch");
+    if (b.max_timestamp > max_ts) {
+      max_ts = b.max_timestamp;
+      offset_of_max = b.last_offset;
+    }
+    p += b.size;
+  }
+  max_timestamp_.store(max_ts, std::memory_order_release);
+  offset_of_max_timestamp_ = offset_of_max;
+  bytes_since_index_entry_ = pos - offset_index_->Last().position;
+  return absl::OkStatus();
+}
+
+absl::Status Segment::Append(std::span<const uint8_t> batch, const format::BatchHeader& header) {
+  const uint64_t position = size();
+  RUNNEL_RETURN_IF_ERROR(log_->Write(position, batch));
+  RUNNEL_RETURN_IF_ERROR(EnsureMapped(position + batch.size()));
+  // Publish the bytes before the index entry that points at them (see Read).
+  size_.store(position + batch.size(), std::memory_order_release);
+  next_offset_.store(header.next_offset(), std::memory_order_release);
+  IndexBatch(header, position);
+  return absl::OkStatus();
+}
+
+absl::Status Segment::Seal() {
+  if (sealed_) return absl::OkStatus();
+  time_index_->MaybeAppend(max_timestamp(), offset_of_max_timestamp_, /*skip_full_check=*/true);
+  RUNNEL_RETURN_IF_ERROR(offset_index_->file().Trim());
+  RUNNEL_RETURN_IF_ERROR(time_index_->file().Trim());
+  sealed_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status Segment::Flush() {
+  RUNNEL_RETURN_IF_ERROR(log_->Sync());
+  if (sealed_ && !indexes_synced_) {
+    RUNNEL_RETURN_IF_ERROR(offset_index_->file().Sync());
+    RUNNEL_RETURN_IF_ERROR(time_index_->file().Sync());
+    indexes_synced_ = true;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<LogSlice>> Segment::Read(int64_t offset, size_t max_bytes,
+                                                      int64_t visible_offset, bool min_one) const {
+  // Index first, size second: an entry is published after the bytes it points at.
+  uint64_t pos = offset_index_->Lookup(offset).position;
+  const uint64_t bound = size();
+  const std::shared_ptr<const io::MappedRegion> map = region();
+  BatchPeek b;
+  while (true) {
+    if (pos >= bound) return std::nullopt;
+    if (!PeekBatch(map->data(), pos, bound, &b)) return CorruptAt(log_path_, pos, "broken batch header");
+    if (b.last_offset >= offset) break;
+    pos += b.size;
+  }
+  const uint64_t start = pos;
+  uint64_t total = 0;
+  int64_t next = offset;
+  while (pos < bound) {
+    if (!PeekBatch(map->data(), pos, bound, &b)) return CorruptAt(log_path_, pos, "broken batch header");
+    if (b.base_offset >= visible_offset) break;
+    if (total + b.size > max_bytes && (total > 0 || !min_one)) break;
+    total += b.size;
+    pos += b.size;
+    next = b.last_offset + 1;
+  }
+  if (total == 0) return std::nullopt;
+  return LogSlice{map, std::span<const uint8_t>(map->data() + start, total), next};
+}
+
+absl::StatusOr<std::optional<TimestampOffset>> Segment::FindOffsetByTimestamp(
+    int64_t timestamp, int64_t visible_offset) const {
+  if (max_timestamp() < timestamp) return std::nullopt;
+  const int64_t from_offset = time_index_->Lookup(timestamp);
+  uint64_t pos = offset_index_->Lookup(from_offset).position;
+  const uint64_t bound = size();
+  const std::shared_ptr<const io::MappedRegion> map = region();
+  while (pos < bound) {
+    BatchPeek b;
+    if (!PeekBatch(map->data(), pos, bound, &b)) return CorruptAt(log_path_, pos, "broken batch header");
+    if (b.base_offset >= visible_offset) break;
+    if (b.max_timestamp >= timestamp && b.last_offset >= from_offset) {
+      const std::span<const uint8_t> bytes(map->data() + pos, b.size);
+      RUNNEL_ASSIGN_OR_RETURN(format::BatchHeader header, format::ValidateBatch(bytes));
+      format::RecordIterator it(bytes, header);
+      format::Record record;
+      while (it.Next(&record)) {
+        if (record.offset >= visible_offset) return std::nullopt;
+        if (record.timestamp >= timestamp && record.offset >= from_offset) {
+          return TimestampOffset{record.timestamp, record.offset};
+        }
+      }
+      RUNNEL_RETURN_IF_ERROR(it.status());
+    }
+    pos += b.size;
+  }
+  return std::nullopt;
+}
+
+}  // namespace runnel::storage
