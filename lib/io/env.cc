@@ -21,14 +21,20 @@ std::string DirName(const std::string& path) {
 
 absl::Status WriteFileAtomically(Env* env, const std::string& path,
                                  std::span<const uint8_t> contents) {
+  // One writer per path at a time (callers hold the owner's lock), so a fixed temp name
+  // is safe; recovery removes a *.tmp a crash left behind.
   const std::string tmp = path + ".tmp";
-  {
+  absl::Status written = [&]() -> absl::Status {
     RUNNEL_ASSIGN_OR_RETURN(std::unique_ptr<File> file, env->OpenFile(tmp, OpenMode::kCreate));
     RUNNEL_RETURN_IF_ERROR(file->Truncate(0));
     RUNNEL_RETURN_IF_ERROR(file->Write(0, contents));
-    RUNNEL_RETURN_IF_ERROR(file->Sync());
+    return file->Sync();
+  }();
+  if (written.ok()) written = env->Rename(tmp, path);
+  if (!written.ok()) {
+    env->RemoveFile(tmp).IgnoreError();  // best effort: the error to report is `written`
+    return written;
   }
-  RUNNEL_RETURN_IF_ERROR(env->Rename(tmp, path));
   return env->SyncDir(DirName(path));
 }
 

@@ -1,9 +1,9 @@
 // The platform seam: every file operation runnel makes goes through an Env, so that tests
 // can wrap it to fail on command (ENOSPC, EIO, short writes) or to cut power (drop all
 // that was not synced). PosixEnv() is the real one. Errors are absl::Status values that
-// name the file and the operation; ENOSPC/EDQUOT map to ResourceExhausted, a missing file
-// to NotFound, a lock held elsewhere to FailedPrecondition, anything else to Internal
-// (with errno's text). Envs and files are thread-safe for concurrent calls on different
+// name the file and the operation; ENOSPC/EDQUOT map to ResourceExhausted, ENOENT to
+// NotFound, EEXIST to AlreadyExists, EACCES/EPERM/EROFS to PermissionDenied, a lock held
+// elsewhere to FailedPrecondition, anything else to Internal (with errno's text). Envs and files are thread-safe for concurrent calls on different
 // objects; one File may be written from one thread and read from many.
 #ifndef RUNNEL_IO_ENV_H_
 #define RUNNEL_IO_ENV_H_
@@ -85,7 +85,8 @@ class Env {
 
   virtual absl::StatusOr<std::unique_ptr<File>> OpenFile(const std::string& path,
                                                          OpenMode mode) = 0;
-  virtual absl::Status CreateDir(const std::string& path) = 0;  // OK if it exists
+  // Creates the directory and any missing parents; OK if it exists as a directory.
+  virtual absl::Status CreateDir(const std::string& path) = 0;
   virtual absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) = 0;
   virtual absl::Status RemoveFile(const std::string& path) = 0;
   virtual absl::Status RemoveDir(const std::string& path) = 0;  // must be empty

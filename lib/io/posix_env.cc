@@ -29,7 +29,7 @@ class PosixMappedRegion final : public MappedRegion {
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     const size_t start = offset / page * page;
     if (length == 0 || start >= size()) return absl::OkStatus();
-    const size_t end = std::min(size(), offset + length);
+    const size_t end = length > size() - offset ? size() : offset + length;
     if (msync(data() + start, end - start, MS_SYNC) != 0) {
       return ErrnoStatus(errno, "msync", path_);
     }
@@ -86,9 +86,13 @@ class PosixFile final : public File {
   }
 
   absl::Status Allocate(uint64_t size) override {
-    RUNNEL_RETURN_IF_ERROR(Truncate(size));
+    RUNNEL_ASSIGN_OR_RETURN(uint64_t current, Size());
+    if (size <= current) return Truncate(size);
+    // fallocate grows the file only once the blocks are had, so a full disk leaves the
+    // size as it was.
     const int rc = posix_fallocate(fd_, 0, static_cast<off_t>(size));
-    if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) return ErrnoStatus(rc, "allocate", path());
+    if (rc == EOPNOTSUPP || rc == EINVAL) return Truncate(size);
+    if (rc != 0) return ErrnoStatus(rc, "allocate", path());
     return absl::OkStatus();
   }
 
@@ -139,8 +143,22 @@ class PosixEnvImpl final : public Env {
   }
 
   absl::Status CreateDir(const std::string& path) override {
+    // Parents first, as `mkdir -p` does.
+    for (size_t slash = path.find('/', 1); slash != std::string::npos;
+         slash = path.find('/', slash + 1)) {
+      const std::string parent = path.substr(0, slash);
+      if (mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) {
+        return ErrnoStatus(errno, "create directory", parent);
+      }
+    }
     if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
       return ErrnoStatus(errno, "create directory", path);
+    }
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return ErrnoStatus(errno, "stat", path);
+    if (!S_ISDIR(st.st_mode)) {
+      return absl::FailedPreconditionError(
+          fmt::format("create directory {}: a file that is not a directory has that name", path));
     }
     return absl::OkStatus();
   }
@@ -205,8 +223,10 @@ class PosixEnvImpl final : public Env {
       }
       return ErrnoStatus(err, "lock", path);
     }
+    // Write before truncating, so a contender never reads an empty file.
     const std::string pid = fmt::format("{}\n", getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    if (pwrite(fd, pid.data(), pid.size(), 0) < 0 ||
+        ftruncate(fd, static_cast<off_t>(pid.size())) != 0) {
       const int err = errno;
       close(fd);
       return ErrnoStatus(err, "write pid to lock file", path);

@@ -79,8 +79,8 @@ absl::StatusOr<std::unique_ptr<PartitionLog>> PartitionLog::Open(io::Env* env,
 }
 
 absl::Status PartitionLog::Recover() {
-  absl::MutexLock append_lock(&append_mu_);
-  absl::MutexLock flush_lock(&flush_mu_);
+  std::lock_guard<std::mutex> append_lock(append_mu_);
+  std::lock_guard<std::mutex> flush_lock(flush_mu_);
   RUNNEL_ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir_));
   std::vector<int64_t> bases;
   for (const std::string& n : names) {
@@ -201,13 +201,13 @@ absl::Status PartitionLog::SetAside(int64_t base_offset, uint64_t valid_bytes) {
 }
 
 std::shared_ptr<const PartitionLog::SegmentList> PartitionLog::segments() const {
-  absl::MutexLock lock(&segments_mu_);
+  std::lock_guard<std::mutex> lock(segments_mu_);
   return segments_;
 }
 
 void PartitionLog::PublishSegments(SegmentList list) {
   auto published = std::make_shared<const SegmentList>(std::move(list));
-  absl::MutexLock lock(&segments_mu_);
+  std::lock_guard<std::mutex> lock(segments_mu_);
   segments_ = std::move(published);
 }
 
@@ -217,19 +217,19 @@ void PartitionLog::PublishVisible(int64_t offset) {
 }
 
 absl::Status PartitionLog::health() const {
-  absl::MutexLock lock(&state_mu_);
+  std::lock_guard<std::mutex> lock(state_mu_);
   return failure_;
 }
 
 absl::Status PartitionLog::CheckWritable() const {
-  absl::MutexLock lock(&state_mu_);
+  std::lock_guard<std::mutex> lock(state_mu_);
   if (closed_) return absl::FailedPreconditionError(fmt::format("partition {} is closed", name_));
   return failure_;
 }
 
 // Records the first failure; the partition takes no more appends or flushes.
 absl::Status PartitionLog::Fail(absl::Status cause, std::string_view what) {
-  absl::MutexLock lock(&state_mu_);
+  std::lock_guard<std::mutex> lock(state_mu_);
   if (failure_.ok()) {
     failure_ = absl::Status(cause.code(),
                             fmt::format("partition {} is read-only after {} failed: {}", name_,
@@ -270,7 +270,7 @@ absl::Status PartitionLog::RollLocked(int64_t now) {
 }
 
 absl::Status PartitionLog::Roll() {
-  absl::MutexLock lock(&append_mu_);
+  std::lock_guard<std::mutex> lock(append_mu_);
   RUNNEL_RETURN_IF_ERROR(CheckWritable());
   if (segments()->back()->size() == 0) return absl::OkStatus();
   return RollLocked(env_->NowMillis());
@@ -281,7 +281,7 @@ absl::StatusOr<AppendInfo> PartitionLog::Append(std::span<uint8_t> batch,
   bool flush_now = false;
   AppendInfo info;
   {
-    absl::MutexLock lock(&append_mu_);
+    std::lock_guard<std::mutex> lock(append_mu_);
     RUNNEL_RETURN_IF_ERROR(CheckWritable());
     if (batch.size() > static_cast<size_t>(config_.max_message_bytes)) {
       return absl::InvalidArgumentError(
@@ -346,14 +346,14 @@ absl::StatusOr<AppendInfo> PartitionLog::Append(std::span<uint8_t> batch,
 
 absl::Status PartitionLog::Flush() {
   const int64_t target = log_end_offset();
-  absl::MutexLock lock(&flush_mu_);
+  std::lock_guard<std::mutex> lock(flush_mu_);
   if (flushed_offset() >= target) return absl::OkStatus();  // another flush covered us
   return FlushLocked();
 }
 
 absl::Status PartitionLog::FlushLocked() {
   {
-    absl::MutexLock lock(&state_mu_);
+    std::lock_guard<std::mutex> lock(state_mu_);
     RUNNEL_RETURN_IF_ERROR(failure_);
   }
   // Everything below `end` was written before log_end_ was published.
@@ -441,8 +441,8 @@ absl::Status PartitionLog::DeleteSegmentFiles(const Segment& segment) {
 }
 
 absl::Status PartitionLog::TruncateTo(int64_t offset) {
-  absl::MutexLock append_lock(&append_mu_);
-  absl::MutexLock flush_lock(&flush_mu_);
+  std::lock_guard<std::mutex> append_lock(append_mu_);
+  std::lock_guard<std::mutex> flush_lock(flush_mu_);
   RUNNEL_RETURN_IF_ERROR(CheckWritable());
   if (offset >= log_end_offset()) return absl::OkStatus();
   const std::shared_ptr<const SegmentList> current = segments();
@@ -477,7 +477,7 @@ absl::Status PartitionLog::TruncateTo(int64_t offset) {
 }
 
 absl::StatusOr<RetentionResult> PartitionLog::EnforceRetention() {
-  absl::MutexLock lock(&append_mu_);
+  std::lock_guard<std::mutex> lock(append_mu_);
   RUNNEL_RETURN_IF_ERROR(CheckWritable());
   const int64_t now = env_->NowMillis();
   std::shared_ptr<const SegmentList> current = segments();
@@ -517,10 +517,10 @@ absl::StatusOr<RetentionResult> PartitionLog::EnforceRetention() {
 }
 
 absl::Status PartitionLog::Close() {
-  absl::MutexLock append_lock(&append_mu_);
-  absl::MutexLock flush_lock(&flush_mu_);
+  std::lock_guard<std::mutex> append_lock(append_mu_);
+  std::lock_guard<std::mutex> flush_lock(flush_mu_);
   {
-    absl::MutexLock lock(&state_mu_);
+    std::lock_guard<std::mutex> lock(state_mu_);
     if (closed_) return absl::FailedPreconditionError(fmt::format("partition {} is closed", name_));
     closed_ = true;
     RUNNEL_RETURN_IF_ERROR(failure_);  // no clean-shutdown mark on a failed partition

@@ -32,7 +32,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include <mutex>
 #include "io/env.h"
 #include "storage/log_config.h"
 #include "storage/segment.h"
@@ -164,9 +164,11 @@ class PartitionLog {
   RecoveryReport report_;
   std::function<void(int64_t)> visible_listener_;
 
-  absl::Mutex append_mu_ ABSL_ACQUIRED_BEFORE(flush_mu_);
-  absl::Mutex flush_mu_;
-  mutable absl::Mutex segments_mu_;
+  // std::mutex rather than absl::Mutex: Debian's Abseil is not built for ThreadSanitizer,
+  // which then cannot see absl::Mutex's locking and reports false races.
+  std::mutex append_mu_ ABSL_ACQUIRED_BEFORE(flush_mu_);
+  std::mutex flush_mu_;
+  mutable std::mutex segments_mu_;
   std::shared_ptr<const SegmentList> segments_ ABSL_GUARDED_BY(segments_mu_);
 
   std::atomic<int64_t> log_end_{0};
@@ -176,7 +178,7 @@ class PartitionLog {
   std::atomic<int64_t> last_flush_ms_{0};
   int64_t checkpointed_recovery_point_ ABSL_GUARDED_BY(flush_mu_) = 0;
 
-  mutable absl::Mutex state_mu_;
+  mutable std::mutex state_mu_;
   absl::Status failure_ ABSL_GUARDED_BY(state_mu_);
   bool closed_ ABSL_GUARDED_BY(state_mu_) = false;
 };

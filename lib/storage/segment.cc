@@ -127,14 +127,14 @@ absl::Status Segment::MakeActive() {
 }
 
 absl::Status Segment::EnsureMapped(uint64_t bytes) {
-  absl::MutexLock lock(&region_mu_);
+  std::lock_guard<std::mutex> lock(region_mu_);
   if (region_ != nullptr && region_->size() >= bytes) return absl::OkStatus();
   RUNNEL_ASSIGN_OR_RETURN(region_, log_->Map(MappingSizeFor(bytes, config_), /*writable=*/false));
   return absl::OkStatus();
 }
 
 std::shared_ptr<const io::MappedRegion> Segment::region() const {
-  absl::MutexLock lock(&region_mu_);
+  std::lock_guard<std::mutex> lock(region_mu_);
   return region_;
 }
 
@@ -314,7 +314,7 @@ absl::Status Segment::TruncateTo(int64_t offset) {
   offset_index_->TruncateTo(offset);
   time_index_->TruncateTo(offset);
   const bool shared = [&] {
-    absl::MutexLock lock(&region_mu_);
+    std::lock_guard<std::mutex> lock(region_mu_);
     return region_.use_count() > 2;  // region_ and `map`
   }();
   size_.store(pos, std::memory_order_release);
@@ -333,7 +333,7 @@ absl::Status Segment::TruncateTo(int64_t offset) {
     RUNNEL_RETURN_IF_ERROR(env_->Rename(tmp, log_path_));
     RUNNEL_ASSIGN_OR_RETURN(log_, env_->OpenFile(log_path_, io::OpenMode::kReadWrite));
     {
-      absl::MutexLock lock(&region_mu_);
+      std::lock_guard<std::mutex> lock(region_mu_);
       region_.reset();
     }
     RUNNEL_RETURN_IF_ERROR(EnsureMapped(pos));

@@ -19,7 +19,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include <mutex>
 #include "format/record_batch.h"
 #include "io/env.h"
 #include "storage/log_config.h"
@@ -129,7 +129,7 @@ class Segment {
   std::unique_ptr<OffsetIndex> offset_index_;
   std::unique_ptr<TimeIndex> time_index_;
 
-  mutable absl::Mutex region_mu_;
+  mutable std::mutex region_mu_;
   std::shared_ptr<io::MappedRegion> region_ ABSL_GUARDED_BY(region_mu_);
 
   std::atomic<int64_t> next_offset_;
