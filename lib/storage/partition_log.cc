@@ -347,15 +347,13 @@ absl::StatusOr<AppendInfo> PartitionLog::Append(std::span<uint8_t> batch,
 absl::Status PartitionLog::Flush() {
   const int64_t target = log_end_offset();
   std::lock_guard<std::mutex> lock(flush_mu_);
+  RUNNEL_RETURN_IF_ERROR(health());
   if (flushed_offset() >= target) return absl::OkStatus();  // another flush covered us
   return FlushLocked();
 }
 
 absl::Status PartitionLog::FlushLocked() {
-  {
-    std::lock_guard<std::mutex> lock(state_mu_);
-    RUNNEL_RETURN_IF_ERROR(failure_);
-  }
+  RUNNEL_RETURN_IF_ERROR(health());
   // Everything below `end` was written before log_end_ was published.
   const int64_t end = log_end_offset();
   const std::shared_ptr<const SegmentList> list = segments();

@@ -372,7 +372,9 @@ absl::Status Segment::Append(std::span<const uint8_t> batch, const format::Batch
 
 absl::Status Segment::Seal() {
   if (sealed_) return absl::OkStatus();
-  time_index_->MaybeAppend(max_timestamp(), offset_of_max_timestamp_, /*skip_full_check=*/true);
+  if (size() > 0) {
+    time_index_->MaybeAppend(max_timestamp(), offset_of_max_timestamp_, /*skip_full_check=*/true);
+  }
   RUNNEL_RETURN_IF_ERROR(offset_index_->file().Trim());
   RUNNEL_RETURN_IF_ERROR(time_index_->file().Trim());
   sealed_ = true;
