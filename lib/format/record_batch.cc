@@ -119,7 +119,7 @@ RecordIterator::RecordIterator(std::span<const uint8_t> batch, const BatchHeader
     : header_(header),
       pos_(batch.data() + std::min(batch.size(), kBatchHeaderSize)),
       end_(batch.data() + std::min(batch.size(), header.size_in_bytes())) {
-  if (batch.size() < header.size_in_bytes() || header.batch_length < 49) {
+  if (batch.size() < header.size_in_bytes() || header.batch_length < static_cast<int32_t>(kBatchHeaderSize - kLogOverhead)) {
     status_ = absl::DataLossError("record batch is shorter than its batchLength");
   } else if (header.compression() != CompressionType::kNone) {
     status_ = absl::UnimplementedError(

@@ -58,7 +58,9 @@ void RecordBatchBuilder::AddWithOffsetDelta(int32_t offset_delta, int64_t timest
   assert(offset_delta > last_offset_delta_);
   if (count_ == 0) base_timestamp_ = timestamp;
   if (timestamp > max_timestamp_) max_timestamp_ = timestamp;
-  const int64_t ts_delta = timestamp - base_timestamp_;
+  // Wraps rather than overflows, as the reader's addition does, so any pair round-trips.
+  const auto ts_delta = static_cast<int64_t>(static_cast<uint64_t>(timestamp) -
+                                             static_cast<uint64_t>(base_timestamp_));
   const size_t body = RecordBodySize(offset_delta, ts_delta, key, value, headers);
   const size_t old = buffer_.size();
   buffer_.resize(old + VarintSize(static_cast<int32_t>(body)) + body);

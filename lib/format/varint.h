@@ -69,10 +69,12 @@ inline bool GetUnsignedVarint(const uint8_t** p, const uint8_t* end, size_t max_
 }
 
 inline bool GetVarint(const uint8_t** p, const uint8_t* end, int32_t* out) {
+  const uint8_t* q = *p;
   uint64_t raw;
-  if (!GetUnsignedVarint(p, end, kMaxVarintBytes, &raw) || raw > 0xFFFFFFFFull) return false;
+  if (!GetUnsignedVarint(&q, end, kMaxVarintBytes, &raw) || raw > 0xFFFFFFFFull) return false;
   const uint32_t u = static_cast<uint32_t>(raw);
   *out = static_cast<int32_t>((u >> 1) ^ (0u - (u & 1)));
+  *p = q;
   return true;
 }
 

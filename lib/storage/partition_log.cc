@@ -125,8 +125,11 @@ absl::Status PartitionLog::Recover() {
       report_.batches_scanned += scan.batches;
       if (scan.stop != format::BatchCheck::kValid) {
         const bool last = i + 1 == bases.size();
-        const bool torn = last && (scan.stop == format::BatchCheck::kIncomplete ||
-                                   scan.rest_is_zero || scan.bad_batch_reaches_eof);
+        // A torn tail: the end of the last segment, with no valid batch after the bad
+        // bytes. Anything else is corruption, which is kept aside rather than cut.
+        const bool torn = last && !scan.valid_batch_follows &&
+                          (scan.stop == format::BatchCheck::kIncomplete ||
+                           scan.rest_is_zero || scan.bad_batch_reaches_eof);
         if (torn) {
           RUNNEL_RETURN_IF_ERROR(seg->TruncateToPosition(scan.valid_bytes));
           report_.bytes_truncated += scan.file_size - scan.valid_bytes;

@@ -38,6 +38,21 @@ bool PeekBatch(const uint8_t* data, uint64_t pos, uint64_t bound, BatchPeek* out
   return true;
 }
 
+// Whether a valid batch with an offset at or after `next_offset` starts anywhere in
+// (pos, end). Only positions whose magic byte and base offset are plausible get the
+// CRC check, so random bytes cost little more than a pass over them.
+bool ValidBatchAfter(const uint8_t* data, uint64_t pos, uint64_t end, int64_t next_offset) {
+  for (uint64_t p = pos + 1; p + format::kBatchHeaderSize <= end; ++p) {
+    if (static_cast<int8_t>(data[p + format::kMagicPos]) != format::kMagicV2) continue;
+    const auto base = static_cast<int64_t>(format::LoadBig64(data + p + format::kBaseOffsetPos));
+    if (base < next_offset || base - next_offset > INT32_MAX) continue;
+    const format::BatchCheckResult r =
+        format::CheckBatch(std::span<const uint8_t>(data + p, end - p));
+    if (r.check == format::BatchCheck::kValid) return true;
+  }
+  return false;
+}
+
 absl::Status CorruptAt(const std::string& path, uint64_t position, std::string_view what) {
   return absl::DataLossError(fmt::format("corrupt segment {} at byte {}: {}", path, position, what));
 }
@@ -281,6 +296,9 @@ absl::StatusOr<SegmentScan> Segment::Recover() {
        pos + format::kLogOverhead +
                static_cast<uint32_t>(format::LoadBig32(map->data() + pos + format::kBatchLengthPos)) >=
            file_size);
+  if (scan.stop != format::BatchCheck::kValid) {
+    scan.valid_batch_follows = ValidBatchAfter(map->data(), pos, file_size, next);
+  }
   scan.rest_is_zero = std::all_of(map->data() + pos, map->data() + file_size,
                                   [](uint8_t b) { return b == 0; });
   next_offset_.store(next, std::memory_order_release);

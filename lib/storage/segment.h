@@ -47,6 +47,9 @@ struct SegmentScan {
   // The bad batch's own length field says it runs to (or past) the end of the file: what
   // a write cut short by a crash leaves.
   bool bad_batch_reaches_eof = false;
+  // A valid batch starts somewhere after the bad one: the damage is not a torn tail
+  // (say, a corrupted length that points past the end of the file).
+  bool valid_batch_follows = false;
 };
 
 class Segment {

@@ -187,6 +187,35 @@ TEST_CASE("MiddleCorruption: a flipped byte mid-segment is reported and set asid
   CHECK(fs::file_size(dir + "/" + victim + ".corrupt") == fs::file_size(ref + "/" + victim));
 }
 
+TEST_CASE("CorruptLengthInLastSegment: a length pointing past the end is corruption, not a tear",
+          "[recovery]") {
+  TempDir tmp;
+  LogConfig config;
+  const Written w = WriteLog(tmp.path(), config, 6, /*crash=*/true);
+  const std::string log_file = LastLog(tmp.path());
+  // The third batch's batchLength gets a huge high byte: it now claims to run past EOF.
+  uint64_t third = 0;
+  {
+    auto log = PartitionLog::Open(io::PosixEnv(), tmp.path(), config);
+    REQUIRE_OK(log);
+    auto read = (*log)->Read(0, 1, /*min_one=*/true);
+    REQUIRE_OK(read);
+    auto two = (*log)->Read(0, read->size_in_bytes() * 2 + 20, /*min_one=*/true);
+    REQUIRE_OK(two);
+    third = two->size_in_bytes();
+    REQUIRE(two->next_offset == 4);
+  }
+  fs::remove(tmp.Sub(std::string(kCheckpointFileName)));
+  FlipByte(log_file, third + 8);
+  auto log = ReopenAndCheck(tmp.path(), config,
+                            std::vector<TestRecord>(w.records.begin(), w.records.begin() + 4));
+  const RecoveryReport& report = log->recovery_report();
+  REQUIRE(report.problems.size() == 1);
+  CHECK_THAT(report.problems[0], Catch::Contains("at byte " + std::to_string(third)));
+  CHECK(report.bytes_truncated == 0);
+  CHECK(report.set_aside.size() == 1);
+}
+
 TEST_CASE("SealedCorruptionAfterCleanShutdown: a damaged batch is never returned as data",
           "[recovery]") {
   TempDir tmp;
