@@ -401,18 +401,22 @@ absl::StatusOr<ReadResult> PartitionLog::Read(int64_t offset, size_t max_bytes,
                              });
   if (it != list->begin()) --it;
   size_t remaining = max_bytes;
+  bool limited = false;  // stopped by max_bytes rather than by running out of batches
   for (; it != list->end() && result.next_offset < visible; ++it) {
     RUNNEL_ASSIGN_OR_RETURN(std::optional<LogSlice> slice,
                             (*it)->Read(result.next_offset, remaining, visible,
-                                        min_one && result.slices.empty()));
+                                        min_one && result.slices.empty(), &limited));
     if (slice) {
       remaining -= std::min(remaining, slice->bytes.size());
       result.next_offset = slice->next_offset;
       result.slices.push_back(std::move(*slice));
     }
     // Go on to the next segment only if this one has nothing more below `visible`.
-    if (result.next_offset < (*it)->next_offset() || remaining == 0) break;
+    if (limited) break;
   }
+  // No batch holds an offset in [offset, visible): a gap (offsets that were never
+  // written, or compacted away). Say where reading goes on, so a reader never stalls.
+  if (result.slices.empty() && !limited) result.next_offset = visible;
   return result;
 }
 

@@ -59,7 +59,8 @@ struct ReadResult {
 
   bool empty() const { return slices.empty(); }
   size_t size_in_bytes() const;
-  // One past the last offset returned, or the read offset when empty.
+  // Where the next read starts: one past the last offset returned; when nothing was
+  // returned, the read offset, or the visible offset if no batch lies before it.
   int64_t next_offset = 0;
 };
 

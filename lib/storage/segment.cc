@@ -32,7 +32,7 @@ bool PeekBatch(const uint8_t* data, uint64_t pos, uint64_t bound, BatchPeek* out
   }
   out->base_offset = static_cast<int64_t>(format::LoadBig64(p + format::kBaseOffsetPos));
   const auto delta = static_cast<int32_t>(format::LoadBig32(p + format::kLastOffsetDeltaPos));
-  if (out->base_offset < 0 || delta < 0) return false;
+  if (out->base_offset < 0 || delta < 0 || out->base_offset > INT64_MAX - 1 - delta) return false;
   out->last_offset = out->base_offset + delta;
   out->max_timestamp = static_cast<int64_t>(format::LoadBig64(p + format::kMaxTimestampPos));
   return true;
@@ -410,7 +410,9 @@ absl::Status Segment::Flush() {
 }
 
 absl::StatusOr<std::optional<LogSlice>> Segment::Read(int64_t offset, size_t max_bytes,
-                                                      int64_t visible_offset, bool min_one) const {
+                                                      int64_t visible_offset, bool min_one,
+                                                      bool* limited) const {
+  *limited = false;
   // Index first, size second: an entry is published after the bytes it points at.
   uint64_t pos = offset_index_->Lookup(offset).position;
   const uint64_t bound = size();
@@ -428,7 +430,10 @@ absl::StatusOr<std::optional<LogSlice>> Segment::Read(int64_t offset, size_t max
   while (pos < bound) {
     if (!PeekBatch(map->data(), pos, bound, &b)) return CorruptAt(log_path_, pos, "broken batch header");
     if (b.base_offset >= visible_offset) break;
-    if (total + b.size > max_bytes && (total > 0 || !min_one)) break;
+    if (total + b.size > max_bytes && (total > 0 || !min_one)) {
+      *limited = true;
+      break;
+    }
     total += b.size;
     pos += b.size;
     next = b.last_offset + 1;

@@ -91,9 +91,11 @@ class Segment {
 
   // Whole batches holding offsets >= `offset` and below `visible_offset`, starting with
   // the batch that contains `offset`, up to `max_bytes` (a first batch larger than that
-  // still comes whole when `min_one` is set). nullopt when there are none.
+  // still comes whole when `min_one` is set). nullopt when there are none. Sets
+  // *limited when `max_bytes` stopped it before the last visible batch.
   absl::StatusOr<std::optional<LogSlice>> Read(int64_t offset, size_t max_bytes,
-                                               int64_t visible_offset, bool min_one) const;
+                                               int64_t visible_offset, bool min_one,
+                                               bool* limited) const;
   // The first record below `visible_offset` whose timestamp is >= `timestamp`.
   absl::StatusOr<std::optional<TimestampOffset>> FindOffsetByTimestamp(
       int64_t timestamp, int64_t visible_offset) const;

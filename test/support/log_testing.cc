@@ -70,9 +70,9 @@ absl::StatusOr<std::vector<TestRecord>> ReadAll(const storage::PartitionLog& log
   std::vector<TestRecord> out;
   while (offset < log.visible_offset()) {
     RUNNEL_ASSIGN_OR_RETURN(storage::ReadResult result, log.Read(offset, max_bytes));
-    if (result.empty()) {
-      return absl::InternalError(fmt::format("empty read at offset {} below visible {}", offset,
-                                             log.visible_offset()));
+    if (result.next_offset <= offset) {
+      return absl::InternalError(fmt::format("a read at offset {} below visible {} did not advance",
+                                             offset, log.visible_offset()));
     }
     RUNNEL_ASSIGN_OR_RETURN(std::vector<TestRecord> records, Decode(result));
     for (TestRecord& r : records) {
