@@ -34,7 +34,7 @@ asan: deps
 
 tsan: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRUNNEL_SANITIZE=thread -DRUNNEL_BUILD_BENCH=OFF
-	cmake --build build-tsan -j $(JOBS)
+	cmake --build build-tsan -j $(JOBS) --target concurrency_tests
 	ctest --test-dir build-tsan --output-on-failure -j $(JOBS) -L concurrency
 
 fuzz: deps

@@ -11,8 +11,10 @@ function(run)
 endfunction()
 
 run(${CMAKE_COMMAND} --install ${RUNNEL_BUILD_DIR} --prefix ${prefix})
+string(REPLACE ";" " " flags "${CONSUMER_FLAGS}")
 run(${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${WORK_DIR}/consumer
-    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER})
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER}
+    "-DCMAKE_CXX_FLAGS=${flags}" "-DCMAKE_EXE_LINKER_FLAGS=${flags}")
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer)
 run(${WORK_DIR}/consumer/consumer)
 if(NOT last_output MATCHES "runnel [0-9]+\\.[0-9]+\\.[0-9]+")
