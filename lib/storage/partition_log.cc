@@ -355,6 +355,14 @@ absl::Status PartitionLog::Flush() {
   return FlushLocked();
 }
 
+absl::Status PartitionLog::FlushIfDue() {
+  if (config_.sync != SyncPolicy::kInterval || flushed_offset() >= log_end_offset() ||
+      env_->NowMillis() - last_flush_ms_.load() < config_.flush_ms) {
+    return absl::OkStatus();
+  }
+  return Flush();
+}
+
 absl::Status PartitionLog::FlushLocked() {
   RUNNEL_RETURN_IF_ERROR(health());
   // Everything below `end` was written before log_end_ was published.

@@ -107,6 +107,9 @@ class PartitionLog {
   absl::StatusOr<AppendInfo> Append(std::span<uint8_t> batch, const AppendOptions& options = {});
   // fsyncs everything appended so far. Concurrent callers share one fsync.
   absl::Status Flush();
+  // Under sync policy interval, Flush if flush.ms has passed since the last one; the
+  // broker's background thread calls it, as appends alone cannot notice time passing.
+  absl::Status FlushIfDue();
   // Whole batches from the one holding `offset` on, up to `max_bytes` (the first batch
   // comes whole even if larger, when `min_one`). OutOfRange when `offset` is below the
   // log start or above the visible offset; empty at the visible offset.

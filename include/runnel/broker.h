@@ -1,0 +1,105 @@
+// runnel::Broker owns a data directory: its topics, their partitions (each a Kafka-format
+// partition log, `<dir>/<topic>-<partition>/`) and the admin operations on them. Producers
+// and consumers are created from a Broker.
+//
+// Ownership and lifetime: Open returns the only handle. One process at a time owns a data
+// directory (an exclusive lock on `<dir>/.lock`); a second Open, in this process or
+// another, fails with FailedPrecondition naming the directory and the holder's pid.
+// Producers keep what they use alive, but once the Broker is closed they fail with
+// FailedPrecondition. Close() flushes every partition and records a clean shutdown so the
+// next Open skips recovery scans; the destructor calls Close() if it was not called.
+//
+// Threads: every method is thread-safe.
+//
+// Errors: absl::Status with runnel/status.h's codes. Admin changes to topics are atomic
+// on disk (written to a temp file, fsynced, renamed, directory fsynced): a crash during
+// CreateTopic, DeleteTopic or CreatePartitions leaves the old state or the new one.
+#ifndef RUNNEL_BROKER_H_
+#define RUNNEL_BROKER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "runnel/export.h"
+#include "runnel/topic_config.h"
+
+namespace runnel {
+
+namespace internal {
+class BrokerCore;
+}  // namespace internal
+
+struct BrokerOptions {
+  // auto.create.topics.enable: a Send to an unknown topic creates it with num.partitions
+  // partitions and default_topic_config. Off by default, unlike Kafka's broker, so that a
+  // misspelt topic name is an error rather than a new topic.
+  bool auto_create_topics_enable = false;
+  // num.partitions: partitions of an auto-created topic.
+  int32_t num_partitions = 1;
+  // The settings of auto-created topics, and the base that CreateTopic's config map
+  // overrides when created through TopicConfig::FromMap.
+  TopicConfig default_topic_config;
+  // log.retention.check.interval.ms: how often a background thread applies retention.ms
+  // and retention.bytes and fsyncs partitions whose flush.ms is due.
+  int64_t log_retention_check_interval_ms = 5 * 60 * 1000;
+};
+
+struct PartitionDescription {
+  int32_t partition = 0;
+  int64_t log_start_offset = 0;  // the oldest offset still kept
+  int64_t log_end_offset = 0;    // the offset the next record gets
+  int64_t visible_offset = 0;    // readers see offsets below this (see SyncPolicy)
+  uint64_t size_bytes = 0;
+};
+
+struct TopicDescription {
+  std::string name;
+  TopicConfig config;
+  std::vector<PartitionDescription> partitions;
+};
+
+class RUNNEL_EXPORT Broker {
+ public:
+  // Creates `dir` if needed, takes its lock, and opens and recovers every partition.
+  static absl::StatusOr<std::unique_ptr<Broker>> Open(const std::string& dir,
+                                                      const BrokerOptions& options = {});
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Flushes every partition, marks a clean shutdown and releases the lock. Later calls,
+  // and every call on this broker's producers, fail with FailedPrecondition.
+  absl::Status Close();
+
+  // Kafka's topic-name rules: 1 to 249 of [a-zA-Z0-9._-], not "." or "..".
+  // AlreadyExists if the topic exists; InvalidArgument for a bad name, a partition count
+  // below 1 or a bad config.
+  absl::Status CreateTopic(std::string_view name, int32_t partitions,
+                           const TopicConfig& config = {});
+  absl::StatusOr<TopicDescription> DescribeTopic(std::string_view name) const;
+  // Topic names, sorted.
+  std::vector<std::string> ListTopics() const;
+  // Removes the topic and its data. Sends in flight to it fail with NotFound.
+  absl::Status DeleteTopic(std::string_view name);
+  // Grows the topic to `total_partitions` (Kafka's createPartitions); shrinking is refused.
+  absl::Status CreatePartitions(std::string_view name, int32_t total_partitions);
+
+  const std::string& dir() const;
+  const BrokerOptions& options() const;
+
+  // For runnel's own clients; not part of the application API.
+  const std::shared_ptr<internal::BrokerCore>& core() const { return core_; }
+
+ private:
+  explicit Broker(std::shared_ptr<internal::BrokerCore> core);
+  std::shared_ptr<internal::BrokerCore> core_;
+};
+
+}  // namespace runnel
+
+#endif  // RUNNEL_BROKER_H_

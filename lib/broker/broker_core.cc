@@ -1,0 +1,353 @@
+#include "broker/broker_core.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "util/formatters.h"
+#include "util/status_macros.h"
+
+namespace runnel::internal {
+namespace {
+
+constexpr std::string_view kLockFileName = ".lock";
+constexpr std::string_view kDeleteSuffix = "-delete";
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// "<anything>-<digits>": the shape of a partition directory.
+bool LooksLikePartitionDir(std::string_view name) {
+  const size_t dash = name.rfind('-');
+  if (dash == std::string_view::npos || dash == 0 || dash + 1 == name.size()) return false;
+  return std::all_of(name.begin() + static_cast<ptrdiff_t>(dash) + 1, name.end(),
+                     [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+BrokerCore::BrokerCore(io::Env* env, std::string dir, const BrokerOptions& options)
+    : env_(env), dir_(std::move(dir)), options_(options) {}
+
+absl::StatusOr<std::shared_ptr<BrokerCore>> BrokerCore::Open(io::Env* env, const std::string& dir,
+                                                             const BrokerOptions& options) {
+  if (options.num_partitions < 1 || options.num_partitions > kMaxPartitions) {
+    return absl::InvalidArgumentError(fmt::format(
+        "num.partitions = {} is invalid: must be between 1 and {}", options.num_partitions,
+        kMaxPartitions));
+  }
+  if (options.log_retention_check_interval_ms < 1) {
+    return absl::InvalidArgumentError(
+        fmt::format("log.retention.check.interval.ms = {} is invalid: must be at least 1",
+                    options.log_retention_check_interval_ms));
+  }
+  RUNNEL_RETURN_IF_ERROR(options.default_topic_config.Validate());
+  std::shared_ptr<BrokerCore> core(new BrokerCore(env, dir, options));
+  RUNNEL_RETURN_IF_ERROR(core->Load());
+  core->maintenance_ = std::thread([raw = core.get()] { raw->MaintenanceLoop(); });
+  return core;
+}
+
+BrokerCore::~BrokerCore() {
+  {
+    std::lock_guard<std::mutex> lock(maintenance_mu_);
+    stopping_ = true;
+  }
+  maintenance_cv_.notify_all();
+  if (maintenance_.joinable()) maintenance_.join();
+}
+
+absl::Status BrokerCore::Load() {
+  RUNNEL_RETURN_IF_ERROR(env_->CreateDir(dir_));
+  absl::StatusOr<std::unique_ptr<io::FileLock>> lock =
+      env_->LockFile(io::JoinPath(dir_, std::string(kLockFileName)));
+  if (!lock.ok()) {
+    if (lock.status().code() == absl::StatusCode::kFailedPrecondition) {
+      return absl::FailedPreconditionError(fmt::format(
+          "data directory {} is already open: {}", dir_, lock.status().message()));
+    }
+    return lock.status();
+  }
+  lock_ = std::move(*lock);
+  RUNNEL_ASSIGN_OR_RETURN(table_, ReadTopicTable(env_, dir_));
+  RUNNEL_RETURN_IF_ERROR(RemoveOrphans(table_));
+  for (const auto& [name, entry] : table_) {
+    auto topic = std::make_shared<Topic>();
+    topic->name = name;
+    topic->config = entry.config;
+    for (int32_t p = 0; p < entry.partitions; ++p) {
+      RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<Partition> partition,
+                              OpenPartition(name, p, entry.config));
+      topic->partitions.push_back(std::move(partition));
+    }
+    topics_[name] = std::move(topic);
+  }
+  return absl::OkStatus();
+}
+
+// Partition directories that the topic table does not list are what a crash in the middle
+// of CreateTopic, CreatePartitions or DeleteTopic leaves: the table is written last on
+// creation and first on deletion, so such data was never, or is no longer, acknowledged.
+absl::Status BrokerCore::RemoveOrphans(const TopicTable& table) {
+  RUNNEL_ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir_));
+  for (const std::string& name : names) {
+    const std::string path = io::JoinPath(dir_, name);
+    if (EndsWith(name, ".tmp")) {
+      RUNNEL_RETURN_IF_ERROR(env_->RemoveFile(path));
+      continue;
+    }
+    bool listed = false;
+    for (const auto& [topic, entry] : table) {
+      for (int32_t p = 0; p < entry.partitions && !listed; ++p) {
+        listed = name == fmt::format("{}-{}", topic, p);
+      }
+    }
+    if (!listed && (EndsWith(name, kDeleteSuffix) || LooksLikePartitionDir(name)) &&
+        env_->ListDir(path).ok()) {
+      RUNNEL_RETURN_IF_ERROR(RemovePartitionDir(path));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BrokerCore::RemovePartitionDir(const std::string& path) {
+  RUNNEL_ASSIGN_OR_RETURN(std::vector<std::string> files, env_->ListDir(path));
+  for (const std::string& f : files) RUNNEL_RETURN_IF_ERROR(env_->RemoveFile(io::JoinPath(path, f)));
+  return env_->RemoveDir(path);
+}
+
+absl::StatusOr<std::shared_ptr<Partition>> BrokerCore::OpenPartition(const std::string& topic,
+                                                                     int32_t p,
+                                                                     const TopicConfig& config) {
+  RUNNEL_ASSIGN_OR_RETURN(
+      std::unique_ptr<storage::PartitionLog> log,
+      storage::PartitionLog::Open(env_, PartitionDir(dir_, topic, p), ToLogConfig(config),
+                                  fmt::format("{}-{}", topic, p)));
+  return std::make_shared<Partition>(TopicPartition{topic, p}, std::move(log));
+}
+
+absl::Status BrokerCore::CheckOpen() const {
+  if (closed_.load()) {
+    return absl::FailedPreconditionError(fmt::format("the broker of {} is closed", dir_));
+  }
+  return absl::OkStatus();
+}
+
+void BrokerCore::Publish(std::shared_ptr<Topic> topic) {
+  std::lock_guard<std::mutex> lock(topics_mu_);
+  auto it = topics_.find(topic->name);
+  if (it != topics_.end()) it->second->stale.store(true);
+  topics_[topic->name] = std::move(topic);
+}
+
+absl::Status BrokerCore::CreateTopic(std::string_view name, int32_t partitions,
+                                     const TopicConfig& config) {
+  std::lock_guard<std::mutex> admin(admin_mu_);
+  return CreateTopicLocked(name, partitions, config);
+}
+
+absl::Status BrokerCore::CreateTopicLocked(std::string_view name, int32_t partitions,
+                                           const TopicConfig& config) {
+  RUNNEL_RETURN_IF_ERROR(CheckOpen());
+  RUNNEL_RETURN_IF_ERROR(ValidateTopicName(name));
+  if (partitions < 1 || partitions > kMaxPartitions) {
+    return absl::InvalidArgumentError(fmt::format(
+        "topic \"{}\" cannot have {} partitions: must be between 1 and {}", name, partitions,
+        kMaxPartitions));
+  }
+  RUNNEL_RETURN_IF_ERROR(config.Validate());
+  const std::string topic_name(name);
+  if (table_.count(topic_name) > 0) {
+    return absl::AlreadyExistsError(fmt::format("topic \"{}\" already exists", name));
+  }
+  auto topic = std::make_shared<Topic>();
+  topic->name = topic_name;
+  topic->config = config;
+  for (int32_t p = 0; p < partitions; ++p) {
+    const std::string path = PartitionDir(dir_, topic_name, p);
+    // Not in the table, so any files there are left from a failed admin operation.
+    if (env_->ListDir(path).ok()) RUNNEL_RETURN_IF_ERROR(RemovePartitionDir(path));
+    absl::StatusOr<std::shared_ptr<Partition>> partition = OpenPartition(topic_name, p, config);
+    if (!partition.ok()) return partition.status();
+    topic->partitions.push_back(std::move(*partition));
+  }
+  TopicTable table = table_;
+  table[topic_name] = TopicEntry{partitions, config};
+  // The table is written last: a crash before this leaves directories Open removes.
+  RUNNEL_RETURN_IF_ERROR(WriteTopicTable(env_, dir_, table));
+  table_ = std::move(table);
+  Publish(std::move(topic));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<Topic>> BrokerCore::FindTopic(std::string_view name) const {
+  RUNNEL_RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> lock(topics_mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) {
+    return absl::NotFoundError(fmt::format("unknown topic \"{}\" in {}", name, dir_));
+  }
+  return it->second;
+}
+
+absl::StatusOr<std::shared_ptr<Topic>> BrokerCore::FindOrCreateTopic(std::string_view name) {
+  absl::StatusOr<std::shared_ptr<Topic>> found = FindTopic(name);
+  if (found.ok() || found.status().code() != absl::StatusCode::kNotFound ||
+      !options_.auto_create_topics_enable) {
+    return found;
+  }
+  {
+    std::lock_guard<std::mutex> admin(admin_mu_);
+    if (table_.count(std::string(name)) == 0) {
+      RUNNEL_RETURN_IF_ERROR(
+          CreateTopicLocked(name, options_.num_partitions, options_.default_topic_config));
+    }
+  }
+  return FindTopic(name);
+}
+
+absl::StatusOr<TopicDescription> BrokerCore::DescribeTopic(std::string_view name) const {
+  RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<Topic> topic, FindTopic(name));
+  TopicDescription d;
+  d.name = topic->name;
+  d.config = topic->config;
+  for (const auto& p : topic->partitions) {
+    const storage::PartitionLog& log = p->log();
+    d.partitions.push_back(PartitionDescription{p->id().partition, log.log_start_offset(),
+                                                log.log_end_offset(), log.visible_offset(),
+                                                log.size_in_bytes()});
+  }
+  return d;
+}
+
+std::vector<std::string> BrokerCore::ListTopics() const {
+  std::lock_guard<std::mutex> lock(topics_mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, topic] : topics_) names.push_back(name);
+  return names;
+}
+
+absl::Status BrokerCore::DeleteTopic(std::string_view name) {
+  std::lock_guard<std::mutex> admin(admin_mu_);
+  RUNNEL_RETURN_IF_ERROR(CheckOpen());
+  RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<Topic> topic, FindTopic(name));
+  TopicTable table = table_;
+  table.erase(topic->name);
+  // The table is written first: a crash after this leaves directories Open removes.
+  RUNNEL_RETURN_IF_ERROR(WriteTopicTable(env_, dir_, table));
+  table_ = std::move(table);
+  {
+    std::lock_guard<std::mutex> lock(topics_mu_);
+    topics_.erase(topic->name);
+  }
+  topic->deleted.store(true);
+  topic->stale.store(true);
+  for (const auto& p : topic->partitions) {
+    p->MarkDeleted();
+    p->Wakeup();
+    // Readers and producers still holding the partition keep its files open; the data
+    // goes when they let go.
+    const std::string path = PartitionDir(dir_, topic->name, p->id().partition);
+    const std::string doomed = fmt::format("{}.{}{}", path, ++deletions_, kDeleteSuffix);
+    RUNNEL_RETURN_IF_ERROR(env_->Rename(path, doomed));
+    RUNNEL_RETURN_IF_ERROR(RemovePartitionDir(doomed));
+  }
+  return env_->SyncDir(dir_);
+}
+
+absl::Status BrokerCore::CreatePartitions(std::string_view name, int32_t total) {
+  std::lock_guard<std::mutex> admin(admin_mu_);
+  RUNNEL_RETURN_IF_ERROR(CheckOpen());
+  RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<Topic> topic, FindTopic(name));
+  const auto current = static_cast<int32_t>(topic->partitions.size());
+  if (total <= current || total > kMaxPartitions) {
+    return absl::InvalidArgumentError(fmt::format(
+        "topic \"{}\" has {} partitions; the new total {} must be larger and at most {}", name,
+        current, total, kMaxPartitions));
+  }
+  auto grown = std::make_shared<Topic>();
+  grown->name = topic->name;
+  grown->config = topic->config;
+  grown->partitions = topic->partitions;
+  for (int32_t p = current; p < total; ++p) {
+    const std::string path = PartitionDir(dir_, topic->name, p);
+    if (env_->ListDir(path).ok()) RUNNEL_RETURN_IF_ERROR(RemovePartitionDir(path));
+    RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<Partition> partition,
+                            OpenPartition(topic->name, p, topic->config));
+    grown->partitions.push_back(std::move(partition));
+  }
+  TopicTable table = table_;
+  table[topic->name].partitions = total;
+  RUNNEL_RETURN_IF_ERROR(WriteTopicTable(env_, dir_, table));
+  table_ = std::move(table);
+  Publish(std::move(grown));
+  return absl::OkStatus();
+}
+
+absl::Status BrokerCore::Close() {
+  std::lock_guard<std::mutex> admin(admin_mu_);
+  if (closed_.exchange(true)) {
+    return absl::FailedPreconditionError(fmt::format("the broker of {} is closed", dir_));
+  }
+  {
+    std::lock_guard<std::mutex> lock(maintenance_mu_);
+    stopping_ = true;
+  }
+  maintenance_cv_.notify_all();
+  if (maintenance_.joinable()) maintenance_.join();
+  absl::Status first;
+  std::map<std::string, std::shared_ptr<Topic>, std::less<>> topics;
+  {
+    std::lock_guard<std::mutex> lock(topics_mu_);
+    topics.swap(topics_);
+  }
+  for (const auto& [name, topic] : topics) {
+    topic->stale.store(true);
+    for (const auto& p : topic->partitions) {
+      p->Wakeup();
+      absl::Status st = p->log().Close();
+      if (first.ok() && !st.ok()) first = st;
+    }
+  }
+  lock_.reset();
+  return first;
+}
+
+void BrokerCore::MaintenanceLoop() {
+  using Clock = std::chrono::steady_clock;
+  auto next_retention = Clock::now() + std::chrono::milliseconds(options_.log_retention_check_interval_ms);
+  std::unique_lock<std::mutex> lock(maintenance_mu_);
+  while (!stopping_) {
+    // Wake for retention, and often enough for the shortest flush.ms of any topic.
+    auto wake = next_retention;
+    for (const std::string& name : ListTopics()) {
+      absl::StatusOr<std::shared_ptr<Topic>> topic = FindTopic(name);
+      if (topic.ok() && (*topic)->config.sync_policy == SyncPolicy::kInterval &&
+          (*topic)->config.flush_ms < options_.log_retention_check_interval_ms) {
+        wake = std::min(wake, Clock::now() + std::chrono::milliseconds(
+                                                 std::max<int64_t>((*topic)->config.flush_ms, 1)));
+      }
+    }
+    maintenance_cv_.wait_until(lock, wake, [&] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    const bool retention_due = Clock::now() >= next_retention;
+    if (retention_due) {
+      next_retention = Clock::now() + std::chrono::milliseconds(options_.log_retention_check_interval_ms);
+    }
+    for (const std::string& name : ListTopics()) {
+      absl::StatusOr<std::shared_ptr<Topic>> topic = FindTopic(name);
+      if (!topic.ok()) continue;
+      for (const auto& p : (*topic)->partitions) {
+        // Errors leave the partition read-only, where appends report them.
+        p->log().FlushIfDue().IgnoreError();
+        if (retention_due) p->log().EnforceRetention().IgnoreError();
+      }
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace runnel::internal

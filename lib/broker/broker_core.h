@@ -1,0 +1,94 @@
+// The broker behind runnel::Broker: the data directory's lock, the topic table, every
+// partition, and a background thread for retention and time-based flushes. Shared
+// (std::shared_ptr) by the Broker handle and the producers and consumers made from it, so
+// none of them dangles; once closed, everything fails with FailedPrecondition.
+// Thread-safe.
+#ifndef RUNNEL_BROKER_BROKER_CORE_H_
+#define RUNNEL_BROKER_BROKER_CORE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "broker/partition.h"
+#include "broker/topic_metadata.h"
+#include "io/env.h"
+#include "runnel/broker.h"
+
+namespace runnel::internal {
+
+// A topic as of one moment. Immutable but for the flags: adding partitions publishes a
+// new Topic and marks this one stale, so holders look it up again.
+struct Topic {
+  std::string name;
+  TopicConfig config;
+  std::vector<std::shared_ptr<Partition>> partitions;
+  std::atomic<bool> stale{false};    // replaced or deleted
+  std::atomic<bool> deleted{false};
+};
+
+class BrokerCore {
+ public:
+  static absl::StatusOr<std::shared_ptr<BrokerCore>> Open(io::Env* env, const std::string& dir,
+                                                          const BrokerOptions& options);
+  ~BrokerCore();
+
+  absl::Status Close();
+  // FailedPrecondition once closed.
+  absl::Status CheckOpen() const;
+
+  absl::Status CreateTopic(std::string_view name, int32_t partitions, const TopicConfig& config);
+  // NotFound naming the topic.
+  absl::StatusOr<std::shared_ptr<Topic>> FindTopic(std::string_view name) const;
+  // FindTopic, creating the topic first when auto.create.topics.enable allows it.
+  absl::StatusOr<std::shared_ptr<Topic>> FindOrCreateTopic(std::string_view name);
+  absl::StatusOr<TopicDescription> DescribeTopic(std::string_view name) const;
+  std::vector<std::string> ListTopics() const;
+  absl::Status DeleteTopic(std::string_view name);
+  absl::Status CreatePartitions(std::string_view name, int32_t total);
+
+  io::Env* env() const { return env_; }
+  const std::string& dir() const { return dir_; }
+  const BrokerOptions& options() const { return options_; }
+
+ private:
+  BrokerCore(io::Env* env, std::string dir, const BrokerOptions& options);
+  absl::Status Load();
+  absl::Status RemoveOrphans(const TopicTable& table);
+  absl::StatusOr<std::shared_ptr<Partition>> OpenPartition(const std::string& topic, int32_t p,
+                                                           const TopicConfig& config);
+  absl::Status RemovePartitionDir(const std::string& path);
+  absl::Status CreateTopicLocked(std::string_view name, int32_t partitions,
+                                 const TopicConfig& config);
+  void Publish(std::shared_ptr<Topic> topic);
+  void MaintenanceLoop();
+
+  io::Env* const env_;
+  const std::string dir_;
+  const BrokerOptions options_;
+  std::unique_ptr<io::FileLock> lock_;
+
+  // Serialises admin operations and guards table_ (what is on disk).
+  std::mutex admin_mu_;
+  TopicTable table_;
+  uint64_t deletions_ = 0;
+
+  mutable std::mutex topics_mu_;
+  std::map<std::string, std::shared_ptr<Topic>, std::less<>> topics_;
+  std::atomic<bool> closed_{false};
+
+  std::mutex maintenance_mu_;
+  std::condition_variable maintenance_cv_;
+  bool stopping_ = false;
+  std::thread maintenance_;
+};
+
+}  // namespace runnel::internal
+
+#endif  // RUNNEL_BROKER_BROKER_CORE_H_

@@ -1,0 +1,50 @@
+#include "broker/partition.h"
+
+#include <fmt/format.h>
+
+namespace runnel::internal {
+
+Partition::Partition(TopicPartition id, std::unique_ptr<storage::PartitionLog> log)
+    : id_(std::move(id)), log_(std::move(log)) {
+  log_->set_visible_offset_listener([this](int64_t) { OnVisible(); });
+}
+
+absl::StatusOr<storage::AppendInfo> Partition::Append(std::span<uint8_t> batch,
+                                                      const storage::AppendOptions& options) {
+  if (deleted()) {
+    return absl::NotFoundError(fmt::format("topic \"{}\" was deleted", id_.topic));
+  }
+  return log_->Append(batch, options);
+}
+
+// Called by the log whenever the visible offset moves, on the appending (or flushing)
+// thread. The common case, nobody waiting, costs one fence and one load.
+void Partition::OnVisible() {
+  // Pairs with the waiter's increment: either it sees the new visible offset, or we see
+  // it waiting and notify under the lock it checks the offset under.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (waiters_.load(std::memory_order_relaxed) == 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  cv_.notify_all();
+}
+
+int64_t Partition::WaitForVisibleBeyond(int64_t offset,
+                                        std::chrono::steady_clock::time_point deadline) {
+  waiters_.fetch_add(1);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  std::unique_lock<std::mutex> lock(mu_);
+  const uint64_t wakeups = wakeups_;
+  cv_.wait_until(lock, deadline, [&] {
+    return log_->visible_offset() > offset || wakeups_ != wakeups;
+  });
+  waiters_.fetch_sub(1);
+  return log_->visible_offset();
+}
+
+void Partition::Wakeup() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++wakeups_;
+  cv_.notify_all();
+}
+
+}  // namespace runnel::internal
