@@ -21,22 +21,24 @@ struct TopicPartition {
 
 // A record header. Kafka allows a null value, never a null key.
 struct Header {
-  std::string_view key;
-  std::optional<std::string_view> value;
+  std::string_view key = {};
+  std::optional<std::string_view> value = std::nullopt;
 };
 
 // A record to send. Every field is a view: Producer::Send copies what it needs before it
 // returns, so the viewed memory need only live for the call.
 struct ProducerRecord {
-  std::string_view topic;
+  // Every field has a default, so designated initializers may name any subset:
+  //   producer->Send({.topic = "orders", .key = id, .value = json});
+  std::string_view topic = {};
   // Unset: the partitioner chooses (by key, or sticky for a null key).
-  std::optional<int32_t> partition;
-  std::optional<std::string_view> key;    // nullopt: a null key
-  std::optional<std::string_view> value;  // nullopt: a null value (a tombstone)
-  std::span<const Header> headers;
+  std::optional<int32_t> partition = std::nullopt;
+  std::optional<std::string_view> key = std::nullopt;    // nullopt: a null key
+  std::optional<std::string_view> value = std::nullopt;  // nullopt: a null value (a tombstone)
+  std::span<const Header> headers = {};
   // Unset: the time of the send. Under message.timestamp.type=LogAppendTime the log
   // replaces it with the time of the append.
-  std::optional<int64_t> timestamp;
+  std::optional<int64_t> timestamp = std::nullopt;
 };
 
 // Where a sent record landed.

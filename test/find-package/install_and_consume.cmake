@@ -16,8 +16,8 @@ run(${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${WORK_DIR}/consumer
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER}
     "-DCMAKE_CXX_FLAGS=${flags}" "-DCMAKE_EXE_LINKER_FLAGS=${flags}")
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer)
-run(${WORK_DIR}/consumer/consumer)
-if(NOT last_output MATCHES "runnel [0-9]+\\.[0-9]+\\.[0-9]+")
+run(${WORK_DIR}/consumer/consumer ${WORK_DIR}/data)
+if(NOT last_output MATCHES "runnel [0-9]+\\.[0-9]+\\.[0-9]+ wrote offset 0")
   message(FATAL_ERROR "consumer printed an unexpected line: ${last_output}")
 endif()
 message(STATUS "consumer: ${last_output}")
