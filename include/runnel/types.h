@@ -19,7 +19,8 @@ struct TopicPartition {
   auto operator<=>(const TopicPartition&) const = default;
 };
 
-// A record header. Kafka allows a null value, never a null key.
+// A record header. Kafka allows a null value, never a null key; Kafka's protocol makes
+// the key a string, so keep keys UTF-8 for Kafka tools and clients to read them.
 struct Header {
   std::string_view key = {};
   std::optional<std::string_view> value = std::nullopt;

@@ -291,6 +291,11 @@ absl::StatusOr<AppendInfo> PartitionLog::Append(std::span<uint8_t> batch,
           fmt::format("record batch of {} bytes exceeds max.message.bytes {} for partition {}",
                       batch.size(), config_.max_message_bytes, name_));
     }
+    if (batch.size() > static_cast<size_t>(config_.segment_bytes)) {
+      return absl::InvalidArgumentError(
+          fmt::format("record batch of {} bytes exceeds segment.bytes {} for partition {}",
+                      batch.size(), config_.segment_bytes, name_));
+    }
     format::BatchHeader header;
     if (options.verify) {
       const format::BatchCheckResult check = format::CheckBatch(batch);

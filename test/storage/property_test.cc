@@ -38,7 +38,7 @@ TEST_CASE("random appends, reads, rolls, retention, truncation and reopens match
     };
     TempDir tmp;
     LogConfig config;
-    config.segment_bytes = pick(300, 3000);
+    config.segment_bytes = pick(2000, 5000);  // above the largest batch (8 x ~220 bytes)
     config.index_interval_bytes = static_cast<int32_t>(pick(0, 500));
     config.segment_index_bytes = 4096;
     config.retention_ms = -1;
