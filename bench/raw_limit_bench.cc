@@ -1,0 +1,250 @@
+// The raw limit: what the machine does with the same records and no log at all. Every
+// PartitionLog benchmark is judged against one of these (bench/ratio.py prints the ratios).
+//
+// A record is framed as [u32 length][u32 CRC32C of key+value][key][value] (host byte
+// order; length = key + value bytes), 124 bytes for a 16-byte key and a 100-byte value:
+// about what a record costs inside a RecordBatch (~123 bytes), so both write the same
+// volume. Frames are packed whole into a chunk buffer, and the filled part is written with
+// one write(2) per chunk.
+//
+//   RawLimit/FrameOnly           framing into a 1 MiB buffer, no I/O: the CPU ceiling
+//   RawLimit/Write               64 MiB per iteration into a new file, write() per 1 MiB
+//   RawLimit/Write16K            the same with write() per 16 KiB, the log's batch size:
+//                                how much of the gap to the log is the size of its writes
+//   RawLimit/WriteFdatasync      write() per 1 MiB with fdatasync() after every 1 MiB
+//   RawLimit/WriteFdatasync16K   8 MiB per iteration, write() + fdatasync() per 16 KiB,
+//                                like PartitionLog/AppendSyncAlways with 16 KiB batches
+//   RawLimit/Read                read() of a 256 MiB file in 1 MiB chunks, every frame's
+//                                CRC checked (the file is in the page cache, as the log is)
+//
+// The file is recreated between iterations outside the timing. Items are records.
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+#include "format/crc32c.h"
+#include "io/errno_status.h"
+
+namespace runnel::bench {
+namespace {
+
+constexpr size_t kFrameHeaderSize = 8;
+constexpr size_t kFrameSize = kFrameHeaderSize + kKeySize + kValueSize;
+constexpr uint64_t kWriteTotal = 64 * kMiB;
+constexpr uint64_t kSyncSmallTotal = 8 * kMiB;
+constexpr uint64_t kReadTotal = 256 * kMiB;
+
+void Store32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
+uint32_t Load32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Frames pool records from *seq on into `buf` until the next frame would not fit, and
+// returns the bytes used; *records counts the frames.
+size_t FrameChunk(uint8_t* buf, size_t capacity, uint64_t* seq, int64_t* records) {
+  const RecordPool& pool = RecordPool::Get();
+  size_t used = 0;
+  while (capacity - used >= kFrameSize) {
+    const BenchRecord& r = pool.at((*seq)++);
+    const auto* key = reinterpret_cast<const uint8_t*>(r.key.data());
+    const auto* value = reinterpret_cast<const uint8_t*>(r.value.data());
+    uint8_t* p = buf + used;
+    const uint32_t crc = format::Crc32cExtend(format::Crc32cExtend(0, key, r.key.size()), value,
+                                              r.value.size());
+    Store32(p, static_cast<uint32_t>(r.key.size() + r.value.size()));
+    Store32(p + 4, crc);
+    std::memcpy(p + kFrameHeaderSize, key, r.key.size());
+    std::memcpy(p + kFrameHeaderSize + r.key.size(), value, r.value.size());
+    used += kFrameHeaderSize + r.key.size() + r.value.size();
+    ++*records;
+  }
+  return used;
+}
+
+absl::Status WriteAll(int fd, const uint8_t* data, size_t n, const std::string& path) {
+  while (n > 0) {
+    const ssize_t w = write(fd, data, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return io::ErrnoStatus(errno, "write", path);
+    }
+    data += w;
+    n -= static_cast<size_t>(w);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> CreateFile(const std::string& path) {
+  unlink(path.c_str());
+  const int fd = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0) return io::ErrnoStatus(errno, "open", path);
+  return fd;
+}
+
+// Frames and writes `total` bytes (whole chunks) to `fd`, fdatasync-ing after each chunk
+// when `sync`.
+absl::Status WriteFramed(int fd, const std::string& path, std::vector<uint8_t>& chunk,
+                         uint64_t total, bool sync, uint64_t* seq, int64_t* records,
+                         int64_t* bytes) {
+  for (uint64_t written = 0; written < total;) {
+    const size_t n = FrameChunk(chunk.data(), chunk.size(), seq, records);
+    if (absl::Status st = WriteAll(fd, chunk.data(), n, path); !st.ok()) return st;
+    if (sync && fdatasync(fd) != 0) return io::ErrnoStatus(errno, "fdatasync", path);
+    written += n;
+    *bytes += static_cast<int64_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+void BM_RawWrite(benchmark::State& state, size_t chunk_size, bool sync, uint64_t total) {
+  TempDir dir;
+  if (!CheckOk(state, dir.status(), "temp dir")) return;
+  const std::string path = dir.Sub("raw.log");
+  std::vector<uint8_t> chunk(chunk_size);
+  uint64_t seq = 0;
+  int64_t records = 0;
+  int64_t bytes = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    absl::StatusOr<int> fd = CreateFile(path);
+    if (!CheckOk(state, fd.status(), "create")) break;
+    state.ResumeTiming();
+    const absl::Status st = WriteFramed(*fd, path, chunk, total, sync, &seq, &records, &bytes);
+    state.PauseTiming();
+    close(*fd);
+    unlink(path.c_str());
+    if (!CheckOk(state, st, "raw write")) break;
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(records);
+  state.SetBytesProcessed(bytes);
+}
+BENCHMARK_CAPTURE(BM_RawWrite, write, kMiB, false, kWriteTotal)
+    ->Name("RawLimit/Write")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RawWrite, write16k, kBatchBytes, false, kWriteTotal)
+    ->Name("RawLimit/Write16K")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RawWrite, fdatasync, kMiB, true, kWriteTotal)
+    ->Name("RawLimit/WriteFdatasync")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RawWrite, fdatasync16k, kBatchBytes, true, kSyncSmallTotal)
+    ->Name("RawLimit/WriteFdatasync16K")->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_FrameOnly(benchmark::State& state) {
+  std::vector<uint8_t> chunk(kMiB);
+  uint64_t seq = 0;
+  int64_t records = 0;
+  int64_t bytes = 0;
+  for (auto _ : state) {
+    for (uint64_t done = 0; done < kWriteTotal;) {
+      const size_t n = FrameChunk(chunk.data(), chunk.size(), &seq, &records);
+      benchmark::DoNotOptimize(chunk.data());
+      benchmark::ClobberMemory();
+      done += n;
+      bytes += static_cast<int64_t>(n);
+    }
+  }
+  state.SetItemsProcessed(records);
+  state.SetBytesProcessed(bytes);
+}
+BENCHMARK(BM_FrameOnly)->Name("RawLimit/FrameOnly")->Unit(benchmark::kMillisecond);
+
+// A framed file of kReadTotal bytes, written once and shared by every RawLimit/Read run.
+struct RawFile {
+  TempDir dir;
+  std::string path;
+  int fd = -1;
+  ~RawFile() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+absl::StatusOr<RawFile*> SharedRawFile() {
+  static RawFile* file = nullptr;
+  if (file != nullptr) return file;
+  auto made = std::make_unique<RawFile>();
+  if (!made->dir.status().ok()) return made->dir.status();
+  made->path = made->dir.Sub("raw.log");
+  absl::StatusOr<int> wfd = CreateFile(made->path);
+  if (!wfd.ok()) return wfd.status();
+  std::vector<uint8_t> chunk(kMiB);
+  uint64_t seq = 0;
+  int64_t records = 0;
+  int64_t bytes = 0;
+  absl::Status st = WriteFramed(*wfd, made->path, chunk, kReadTotal, false, &seq, &records, &bytes);
+  close(*wfd);
+  if (!st.ok()) return st;
+  made->fd = open(made->path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (made->fd < 0) return io::ErrnoStatus(errno, "open", made->path);
+  file = made.release();
+  AtBenchExit([] {
+    delete file;
+    file = nullptr;
+  });
+  return file;
+}
+
+// Reads the whole file from the start in 1 MiB read()s, checking every frame's CRC;
+// a frame cut by a chunk's end is carried over to the next. Returns the records read.
+absl::StatusOr<int64_t> ReadFramed(const RawFile& file, std::vector<uint8_t>& buf,
+                                   int64_t* bytes, uint64_t* touched) {
+  if (lseek(file.fd, 0, SEEK_SET) != 0) return io::ErrnoStatus(errno, "lseek", file.path);
+  int64_t records = 0;
+  size_t have = 0;  // bytes of an incomplete frame at buf[0]
+  while (true) {
+    const ssize_t n = read(file.fd, buf.data() + have, kMiB);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io::ErrnoStatus(errno, "read", file.path);
+    }
+    if (n == 0) break;
+    *bytes += n;
+    have += static_cast<size_t>(n);
+    size_t pos = 0;
+    while (have - pos >= kFrameHeaderSize) {
+      const uint8_t* p = buf.data() + pos;
+      const uint32_t length = Load32(p);
+      if (have - pos < kFrameHeaderSize + length) break;
+      if (length < kKeySize ||
+          format::Crc32cExtend(0, p + kFrameHeaderSize, length) != Load32(p + 4)) {
+        return absl::DataLossError("raw frame with a bad length or CRC");
+      }
+      *touched += kKeySize + (length - kKeySize);  // the key's and the value's sizes
+      pos += kFrameHeaderSize + length;
+      ++records;
+    }
+    std::memmove(buf.data(), buf.data() + pos, have - pos);
+    have -= pos;
+  }
+  if (have != 0) return absl::DataLossError("raw file ends inside a frame");
+  return records;
+}
+
+void BM_RawRead(benchmark::State& state) {
+  absl::StatusOr<RawFile*> file = SharedRawFile();
+  if (!CheckOk(state, file.status(), "writing the file to read")) return;
+  std::vector<uint8_t> buf(kMiB + kFrameSize);
+  int64_t records = 0;
+  int64_t bytes = 0;
+  uint64_t touched = 0;
+  for (auto _ : state) {
+    absl::StatusOr<int64_t> n = ReadFramed(**file, buf, &bytes, &touched);
+    if (!CheckOk(state, n.status(), "raw read")) break;
+    records += *n;
+  }
+  benchmark::DoNotOptimize(touched);
+  state.SetItemsProcessed(records);
+  state.SetBytesProcessed(bytes);
+}
+BENCHMARK(BM_RawRead)->Name("RawLimit/Read")->UseRealTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace runnel::bench
