@@ -67,14 +67,15 @@ int RecordsPerBatch(size_t batch_bytes) {
   return count;
 }
 
-std::vector<uint8_t> BuildBatch(format::RecordBatchBuilder& builder, uint64_t* seq,
-                                int records) {
+std::span<uint8_t> BuildBatch(format::RecordBatchBuilder& builder, uint64_t* seq,
+                              int records) {
   const RecordPool& pool = RecordPool::Get();
+  builder.Clear();
   for (int i = 0; i < records; ++i, ++*seq) {
     const BenchRecord& r = pool.at(*seq);
     builder.Add(kBaseTimestamp + static_cast<int64_t>(*seq), r.key, r.value);
   }
-  return builder.Build();
+  return builder.Finish();
 }
 
 std::string TempRoot() {

@@ -57,8 +57,8 @@ class RecordPool {
 int RecordsPerBatch(size_t batch_bytes = kBatchBytes);
 
 // Adds `records` records to `builder` from pool sequence *seq on (advancing it) and
-// returns the sealed batch.
-std::vector<uint8_t> BuildBatch(format::RecordBatchBuilder& builder, uint64_t* seq, int records);
+// returns the sealed batch, a view valid until the builder is used again.
+std::span<uint8_t> BuildBatch(format::RecordBatchBuilder& builder, uint64_t* seq, int records);
 
 // The directory temporary files go under: $TMPDIR, or /tmp.
 std::string TempRoot();

@@ -84,7 +84,7 @@ void BM_Append(benchmark::State& state, AppendCase c) {
     state.ResumeTiming();
     absl::Status st;
     for (uint64_t written = 0; written < c.total && st.ok();) {
-      std::vector<uint8_t> batch = BuildBatch(builder, &seq, per_batch);
+      const std::span<uint8_t> batch = BuildBatch(builder, &seq, per_batch);
       st = (*log)->Append(batch, options).status();
       if (st.ok() && c.flush_each_batch) st = (*log)->Flush();
       written += batch.size();
@@ -133,7 +133,7 @@ absl::StatusOr<FilledLog*> SharedFilledLog() {
   const int per_batch = RecordsPerBatch();
   uint64_t seq = 0;
   for (uint64_t written = 0; written < kFilledLogBytes;) {
-    std::vector<uint8_t> batch = BuildBatch(builder, &seq, per_batch);
+    const std::span<uint8_t> batch = BuildBatch(builder, &seq, per_batch);
     absl::StatusOr<storage::AppendInfo> info = made->log->Append(batch, {.verify = false});
     if (!info.ok()) return info.status();
     written += batch.size();

@@ -64,9 +64,9 @@ struct ProducerOptions {
   // max.request.size: the largest record the producer accepts.
   int32_t max_request_size = 1024 * 1024;
   // Null: DefaultPartitioner (Kafka's).
-  std::shared_ptr<Partitioner> partitioner;
+  std::shared_ptr<Partitioner> partitioner = nullptr;
   // client.id: named in error messages.
-  std::string client_id;
+  std::string client_id = {};
 };
 
 using SendCallback = std::function<void(const absl::StatusOr<RecordMetadata>&)>;

@@ -136,10 +136,18 @@ absl::Status BrokerCore::CheckOpen() const {
 }
 
 void BrokerCore::Publish(std::shared_ptr<Topic> topic) {
-  std::lock_guard<std::mutex> lock(topics_mu_);
-  auto it = topics_.find(topic->name);
-  if (it != topics_.end()) it->second->stale.store(true);
-  topics_[topic->name] = std::move(topic);
+  {
+    std::lock_guard<std::mutex> lock(topics_mu_);
+    auto it = topics_.find(topic->name);
+    if (it != topics_.end()) it->second->stale.store(true);
+    topics_[topic->name] = std::move(topic);
+  }
+  // The new topic's flush.ms may be shorter than what the background thread sleeps for.
+  {
+    std::lock_guard<std::mutex> lock(maintenance_mu_);
+    ++topics_changed_;
+  }
+  maintenance_cv_.notify_all();
 }
 
 absl::Status BrokerCore::CreateTopic(std::string_view name, int32_t partitions,
@@ -330,8 +338,10 @@ void BrokerCore::MaintenanceLoop() {
                                                  std::max<int64_t>((*topic)->config.flush_ms, 1)));
       }
     }
-    maintenance_cv_.wait_until(lock, wake, [&] { return stopping_; });
+    const uint64_t changes = topics_changed_;
+    maintenance_cv_.wait_until(lock, wake, [&] { return stopping_ || topics_changed_ != changes; });
     if (stopping_) break;
+    if (topics_changed_ != changes && Clock::now() < wake) continue;  // plan again
     lock.unlock();
     const bool retention_due = Clock::now() >= next_retention;
     if (retention_due) {

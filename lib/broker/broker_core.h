@@ -85,7 +85,8 @@ class BrokerCore {
 
   std::mutex maintenance_mu_;
   std::condition_variable maintenance_cv_;
-  bool stopping_ = false;
+  bool stopping_ = false;          // guarded by maintenance_mu_
+  uint64_t topics_changed_ = 0;    // guarded by maintenance_mu_
   std::thread maintenance_;
 };
 

@@ -68,6 +68,7 @@ class Producer::Impl {
     SendCallback callback;
   };
   struct Batch {
+    explicit Batch(size_t reserve) : builder(format::BatchOptions{}, 0, reserve + 1024) {}
     std::shared_ptr<internal::Topic> topic;
     std::shared_ptr<internal::Partition> partition;
     format::RecordBatchBuilder builder;
@@ -217,7 +218,7 @@ absl::Status Producer::Impl::Enqueue(const ProducerRecord& record, SendCallback&
     it = open_.end();
   }
   if (it == open_.end()) {
-    auto batch = std::make_unique<Batch>();
+    auto batch = std::make_unique<Batch>(static_cast<size_t>(options_.batch_size));
     batch->topic = *topic;
     batch->partition = (*topic)->partitions[static_cast<size_t>(*partition)];
     batch->created = Clock::now();
@@ -293,7 +294,7 @@ void Producer::Impl::Process(std::vector<std::unique_ptr<Batch>>& batches) {
   std::vector<internal::Partition*> durable;  // appended to, under sync.policy always
   for (size_t i = 0; i < batches.size(); ++i) {
     Batch& b = *batches[i];
-    std::vector<uint8_t> bytes = b.builder.Build();
+    const std::span<uint8_t> bytes = b.builder.Finish();
     // The builder is ours: the log need not check the CRC it just computed.
     absl::StatusOr<storage::AppendInfo> appended =
         b.partition->Append(bytes, storage::AppendOptions{.verify = false});

@@ -53,9 +53,66 @@ uint32_t Crc32cExtendPortable(uint32_t crc, const uint8_t* data, size_t n) {
 }
 
 #if defined(__x86_64__)
+namespace {
+
+// The crc32 instruction has a latency of three cycles but issues one per cycle, so three
+// independent streams over three adjacent blocks run three times as fast as one. The
+// states are then joined: running a CRC over `n` more bytes from state s equals
+// Shift(s, n) ^ (the CRC of those bytes from state 0), and Shift by a fixed block size
+// is four table lookups.
+constexpr size_t kStreamBlock = 1024;  // bytes per stream per round
+
+__attribute__((target("sse4.2"))) uint32_t CrcZeros(uint32_t state, size_t n) {
+  uint64_t c = state;
+  for (size_t i = 0; i < n / 8; ++i) c = _mm_crc32_u64(c, 0);
+  return static_cast<uint32_t>(c);
+}
+
+struct ShiftTables {
+  std::array<std::array<uint32_t, 256>, 4> t;
+};
+
+const ShiftTables& BlockShift() {
+  static const ShiftTables tables = [] {
+    ShiftTables s;
+    for (int k = 0; k < 4; ++k) {
+      for (uint32_t b = 0; b < 256; ++b) s.t[static_cast<size_t>(k)][b] = CrcZeros(b << (8 * k), kStreamBlock);
+    }
+    return s;
+  }();
+  return tables;
+}
+
+uint32_t ShiftBlock(const ShiftTables& s, uint32_t state) {
+  return s.t[0][state & 0xFF] ^ s.t[1][(state >> 8) & 0xFF] ^ s.t[2][(state >> 16) & 0xFF] ^
+         s.t[3][state >> 24];
+}
+
+}  // namespace
+
 __attribute__((target("sse4.2"))) uint32_t Crc32cExtendHardware(uint32_t crc,
                                                                  const uint8_t* data, size_t n) {
   uint64_t c = ~crc;
+  if (n >= 3 * kStreamBlock) {
+    const ShiftTables& shift = BlockShift();
+    while (n >= 3 * kStreamBlock) {
+      uint64_t c1 = 0;
+      uint64_t c2 = 0;
+      const uint8_t* p0 = data;
+      const uint8_t* p1 = data + kStreamBlock;
+      const uint8_t* p2 = data + 2 * kStreamBlock;
+      for (size_t i = 0; i < kStreamBlock; i += 8) {
+        c = _mm_crc32_u64(c, LoadLittle64(p0 + i));
+        c1 = _mm_crc32_u64(c1, LoadLittle64(p1 + i));
+        c2 = _mm_crc32_u64(c2, LoadLittle64(p2 + i));
+      }
+      uint32_t joined = ShiftBlock(shift, static_cast<uint32_t>(c)) ^ static_cast<uint32_t>(c1);
+      joined = ShiftBlock(shift, joined) ^ static_cast<uint32_t>(c2);
+      c = joined;
+      data += 3 * kStreamBlock;
+      n -= 3 * kStreamBlock;
+    }
+  }
   while (n >= 8) {
     c = _mm_crc32_u64(c, LoadLittle64(data));
     data += 8;

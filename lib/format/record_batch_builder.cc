@@ -1,5 +1,6 @@
 #include "format/record_batch_builder.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 
@@ -32,8 +33,10 @@ size_t RecordBodySize(int32_t offset_delta, int64_t timestamp_delta,
 
 }  // namespace
 
-RecordBatchBuilder::RecordBatchBuilder(BatchOptions options, int64_t base_offset)
+RecordBatchBuilder::RecordBatchBuilder(BatchOptions options, int64_t base_offset,
+                                       size_t reserve)
     : options_(options), base_offset_(base_offset) {
+  buffer_.reserve(std::max(reserve, kBatchHeaderSize));
   buffer_.resize(kBatchHeaderSize);
 }
 
@@ -99,18 +102,26 @@ void RecordBatchBuilder::WriteHeader() {
   StoreBig16(p + kProducerEpochPos, static_cast<uint16_t>(options_.producer_epoch));
   StoreBig32(p + kBaseSequencePos, static_cast<uint32_t>(options_.base_sequence));
   StoreBig32(p + kRecordCountPos, static_cast<uint32_t>(count_));
-  RecomputeCrc(buffer_);
+  RecomputeCrc(std::span<uint8_t>(buffer_.data(), buffer_.size()));
 }
 
-std::vector<uint8_t> RecordBatchBuilder::Build() {
+std::span<uint8_t> RecordBatchBuilder::Finish() {
   assert(count_ > 0);
   WriteHeader();
-  std::vector<uint8_t> out;
-  out.swap(buffer_);
+  return std::span<uint8_t>(buffer_.data(), buffer_.size());
+}
+
+void RecordBatchBuilder::Clear() {
   buffer_.resize(kBatchHeaderSize);
   count_ = 0;
   last_offset_delta_ = -1;
   base_timestamp_ = max_timestamp_ = kNoTimestamp;
+}
+
+std::vector<uint8_t> RecordBatchBuilder::Build() {
+  const std::span<uint8_t> bytes = Finish();
+  std::vector<uint8_t> out(bytes.begin(), bytes.end());
+  Clear();
   return out;
 }
 

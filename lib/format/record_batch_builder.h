@@ -27,7 +27,10 @@ struct BatchOptions {
 
 class RecordBatchBuilder {
  public:
-  explicit RecordBatchBuilder(BatchOptions options = {}, int64_t base_offset = 0);
+  // `reserve` bytes are allocated up front (a producer passes batch.size), so building
+  // a batch does not reallocate.
+  explicit RecordBatchBuilder(BatchOptions options = {}, int64_t base_offset = 0,
+                              size_t reserve = 0);
 
   // Appends a record whose offset is the next one (base offset + records so far).
   void Add(int64_t timestamp, std::optional<std::string_view> key,
@@ -49,16 +52,30 @@ class RecordBatchBuilder {
                            std::optional<std::string_view> value,
                            std::span<const RecordHeader> headers);
 
-  // Seals the batch and returns its bytes; the builder is then empty again, with the
-  // same options. A batch needs at least one record.
+  // Seals the batch and returns a copy of its bytes; the builder is then empty again,
+  // with the same options and buffer. A batch needs at least one record.
   std::vector<uint8_t> Build();
+  // Seals the batch and returns its bytes in place, without a copy: valid until the next
+  // Add or Clear. Call Clear before building the next batch.
+  std::span<uint8_t> Finish();
+  void Clear();
 
  private:
   void WriteHeader();
 
   BatchOptions options_;
   int64_t base_offset_;
-  std::vector<uint8_t> buffer_;
+  // Growing it leaves new bytes uninitialised: every byte is written before it is read,
+  // and zeroing each record's bytes first is a measurable part of building a batch.
+  struct UninitializedAllocator : std::allocator<uint8_t> {
+    template <typename U>
+    struct rebind {
+      using other = UninitializedAllocator;
+    };
+    void construct(uint8_t*) noexcept {}
+    void construct(uint8_t* p, uint8_t v) noexcept { *p = v; }
+  };
+  std::vector<uint8_t, UninitializedAllocator> buffer_;
   int32_t count_ = 0;
   int32_t last_offset_delta_ = -1;
   int64_t base_timestamp_ = kNoTimestamp;

@@ -125,14 +125,17 @@ absl::Status PartitionLog::Recover() {
       report_.batches_scanned += scan.batches;
       if (scan.stop != format::BatchCheck::kValid) {
         const bool last = i + 1 == bases.size();
-        // A torn tail: the end of the last segment, with no valid batch after the bad
-        // bytes. Anything else is corruption, which is kept aside rather than cut.
-        const bool torn = last && !scan.valid_batch_follows &&
-                          (scan.stop == format::BatchCheck::kIncomplete ||
-                           scan.rest_is_zero || scan.bad_batch_reaches_eof);
+        // A torn tail: zeros (blocks reserved ahead of the data, or pages never written
+        // back), or a last batch cut short, with no valid batch after it. Anything else
+        // is corruption, which is kept aside rather than cut.
+        const bool torn = !scan.valid_batch_follows &&
+                          (scan.rest_is_zero ||
+                           (last && (scan.stop == format::BatchCheck::kIncomplete ||
+                                     scan.bad_batch_reaches_eof)));
         if (torn) {
           RUNNEL_RETURN_IF_ERROR(seg->TruncateToPosition(scan.valid_bytes));
-          report_.bytes_truncated += scan.file_size - scan.valid_bytes;
+          // Zeros are blocks reserved ahead of the data, not data: only count the rest.
+          if (!scan.rest_is_zero) report_.bytes_truncated += scan.file_size - scan.valid_bytes;
         } else {
           report_.problems.push_back(fmt::format("{} at byte {}: {}", seg->log_path(),
                                                  scan.valid_bytes, scan.reason));

@@ -69,7 +69,7 @@ struct RecoveryReport {
   bool clean_shutdown = false;
   int64_t segments_scanned = 0;
   int64_t batches_scanned = 0;
-  uint64_t bytes_truncated = 0;                // cut off a torn tail
+  uint64_t bytes_truncated = 0;  // of a torn batch cut off (not counting reserved zeros)
   std::vector<std::string> rebuilt_indexes;    // why each index was rebuilt
   std::vector<std::string> problems;           // corruption: file, byte position, reason
   std::vector<std::string> set_aside;          // files renamed to *.corrupt

@@ -144,6 +144,28 @@ TEST_CASE("Crc32cPortableEqualsHardwareAtOddAlignments", "[crc32c]") {
   }
 }
 
+// The hardware path runs three streams over 3 KiB rounds and joins them with shift
+// tables: lengths around and across round boundaries, from any starting CRC.
+TEST_CASE("Crc32cThreeStreamRoundsMatchPortable", "[crc32c]") {
+  if (!Crc32cHardwareAvailable()) {
+    WARN("no SSE4.2 on this CPU: the hardware CRC32C path is not tested");
+    return;
+  }
+  std::mt19937 rng(3072);
+  for (size_t length : {3071, 3072, 3073, 3079, 3080, 6143, 6144, 6145, 9216, 16300, 16384,
+                        100000, 1048576}) {
+    INFO("length " << length);
+    const std::vector<uint8_t> bytes = RandomBytes(rng, length);
+    for (uint32_t seed : {0u, 0xFFFFFFFFu, static_cast<uint32_t>(rng())}) {
+      CHECK(Crc32cExtendHardware(seed, bytes.data(), length) ==
+            Crc32cExtendPortable(seed, bytes.data(), length));
+    }
+    const size_t split = length / 3 + 5;
+    CHECK(Crc32cExtendHardware(Crc32cExtendHardware(0, bytes.data(), split), bytes.data() + split,
+                               length - split) == Crc32cExtendPortable(0, bytes.data(), length));
+  }
+}
+
 TEST_CASE("Crc32cDetectsEverySingleBitFlip", "[crc32c]") {
   std::vector<uint8_t> bytes = IscsiReadCommand();
   const uint32_t good = Crc32c(bytes);

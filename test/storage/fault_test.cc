@@ -5,6 +5,7 @@
 // partition writable.
 #include <catch2/catch.hpp>
 
+#include "runnel/status.h"
 #include "storage/partition_log.h"
 #include "support/fault_env.h"
 #include "support/log_testing.h"
@@ -203,6 +204,7 @@ TEST_CASE("FullDiskOnWrite: the append fails cleanly and the partition stays wri
   const absl::Status st = AppendRecords(**log, second);
   CHECK(st.code() == absl::StatusCode::kResourceExhausted);
   CHECK_THAT(std::string(st.message()), Catch::Contains(tmp.path()) && Catch::Contains("no space"));
+  CHECK(runnel::IsRetriable(st));
   CHECK((*log)->health().ok());
   CHECK((*log)->size_in_bytes() == size);
   CHECK((*log)->log_end_offset() == 2);
