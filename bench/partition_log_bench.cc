@@ -5,7 +5,11 @@
 //                                  build each batch with RecordBatchBuilder (timed, as the
 //                                  raw limit's framing is) and Append it with verify=false,
 //                                  the in-process producer's trusted path
-//   PartitionLog/AppendVerify      the same with verify=true (CheckBatch and its CRC pass)
+//   PartitionLog/AppendBatches64   the same batches handed over 64 at a time (1 MiB) to
+//                                  AppendBatches, which writes them with one pwritev: what
+//                                  the producer's sender does with the batches ready for a
+//                                  partition
+//   PartitionLog/AppendVerify      as Append with verify=true (CheckBatch and its CRC pass)
 //   PartitionLog/AppendSyncAlways  8 MiB per iteration, sync policy always, Flush() after
 //                                  every batch: compare with RawLimit/WriteFdatasync16K
 //   PartitionLog/Append1MiB        as Append, with ~1 MiB batches (the largest that
@@ -52,6 +56,9 @@ constexpr size_t kReadMaxBytes = kMiB;
 
 struct AppendCase {
   size_t batch_bytes = kBatchBytes;
+  // Batches handed to one AppendBatches call (1: Append), as the producer's sender hands
+  // over everything that is ready for a partition.
+  int batches_per_call = 1;
   SyncPolicy sync = SyncPolicy::kNone;
   bool verify = false;
   bool flush_each_batch = false;
@@ -70,6 +77,8 @@ void BM_Append(benchmark::State& state, AppendCase c) {
   LogConfig config;
   config.sync = c.sync;
   format::RecordBatchBuilder builder;
+  std::vector<format::RecordBatchBuilder> builders(static_cast<size_t>(c.batches_per_call));
+  std::vector<std::span<uint8_t>> spans;
   const int per_batch = RecordsPerBatch(c.batch_bytes);
   const AppendOptions options{.verify = c.verify};
   uint64_t seq = 0;
@@ -83,14 +92,24 @@ void BM_Append(benchmark::State& state, AppendCase c) {
     if (!CheckOk(state, log.status(), "open")) break;
     state.ResumeTiming();
     absl::Status st;
-    for (uint64_t written = 0; written < c.total && st.ok();) {
-      const std::span<uint8_t> batch = BuildBatch(builder, &seq, per_batch);
-      st = (*log)->Append(batch, options).status();
+    uint64_t written = 0;
+    while (written < c.total && st.ok()) {
+      if (c.batches_per_call == 1) {
+        const std::span<uint8_t> batch = BuildBatch(builder, &seq, per_batch);
+        st = (*log)->Append(batch, options).status();
+        written += batch.size();
+      } else {
+        spans.clear();
+        for (int b = 0; b < c.batches_per_call; ++b) {
+          spans.push_back(BuildBatch(builders[static_cast<size_t>(b)], &seq, per_batch));
+          written += spans.back().size();
+        }
+        st = (*log)->AppendBatches(spans, options).status;
+      }
       if (st.ok() && c.flush_each_batch) st = (*log)->Flush();
-      written += batch.size();
-      bytes += static_cast<int64_t>(batch.size());
-      records += per_batch;
+      records += static_cast<int64_t>(per_batch) * c.batches_per_call;
     }
+    bytes += static_cast<int64_t>(written);
     state.PauseTiming();
     log->reset();  // as a crash would: no final fsync
     RemoveAll(dir);
@@ -102,6 +121,8 @@ void BM_Append(benchmark::State& state, AppendCase c) {
 }
 BENCHMARK_CAPTURE(BM_Append, none, AppendCase{})
     ->Name("PartitionLog/Append")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Append, batches_64, AppendCase{.batches_per_call = 64})
+    ->Name("PartitionLog/AppendBatches64")->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Append, verify, AppendCase{.verify = true})
     ->Name("PartitionLog/AppendVerify")->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Append, always,

@@ -17,6 +17,14 @@ absl::StatusOr<storage::AppendInfo> Partition::Append(std::span<uint8_t> batch,
   return log_->Append(batch, options);
 }
 
+storage::PartitionLog::AppendResult Partition::AppendBatches(
+    std::span<const std::span<uint8_t>> batches, const storage::AppendOptions& options) {
+  if (deleted()) {
+    return {{}, absl::NotFoundError(fmt::format("topic \"{}\" was deleted", id_.topic))};
+  }
+  return log_->AppendBatches(batches, options);
+}
+
 // Called by the log whenever the visible offset moves, on the appending (or flushing)
 // thread. The common case, nobody waiting, costs one fence and one load.
 void Partition::OnVisible() {

@@ -25,9 +25,12 @@ class Partition {
   storage::PartitionLog& log() { return *log_; }
   const storage::PartitionLog& log() const { return *log_; }
 
-  // PartitionLog::Append, refused with NotFound once the topic is deleted.
+  // PartitionLog::Append and AppendBatches, refused with NotFound once the topic is
+  // deleted.
   absl::StatusOr<storage::AppendInfo> Append(std::span<uint8_t> batch,
                                              const storage::AppendOptions& options);
+  storage::PartitionLog::AppendResult AppendBatches(std::span<const std::span<uint8_t>> batches,
+                                                    const storage::AppendOptions& options);
   // Blocks until the visible offset exceeds `offset`, the deadline passes, or Wakeup();
   // returns the visible offset then. Sleeps on a condition variable: no polling.
   int64_t WaitForVisibleBeyond(int64_t offset, std::chrono::steady_clock::time_point deadline);

@@ -292,20 +292,35 @@ void Producer::Impl::Process(std::vector<std::unique_ptr<Batch>>& batches) {
   };
   std::vector<Result> results(batches.size());
   std::vector<internal::Partition*> durable;  // appended to, under sync.policy always
-  for (size_t i = 0; i < batches.size(); ++i) {
-    Batch& b = *batches[i];
-    const std::span<uint8_t> bytes = b.builder.Finish();
-    // The builder is ours: the log need not check the CRC it just computed.
-    absl::StatusOr<storage::AppendInfo> appended =
-        b.partition->Append(bytes, storage::AppendOptions{.verify = false});
-    if (!appended.ok()) {
-      results[i].status = appended.status();
-      continue;
+  // Each partition's batches go to the log in one AppendBatches call: one write for all.
+  std::vector<bool> done(batches.size(), false);
+  std::vector<size_t> group;
+  std::vector<std::span<uint8_t>> spans;
+  for (size_t first = 0; first < batches.size(); ++first) {
+    if (done[first]) continue;
+    internal::Partition* partition = batches[first]->partition.get();
+    group.clear();
+    spans.clear();
+    for (size_t i = first; i < batches.size(); ++i) {
+      if (!done[i] && batches[i]->partition.get() == partition) {
+        done[i] = true;
+        group.push_back(i);
+        spans.push_back(batches[i]->builder.Finish());
+      }
     }
-    results[i].info = *appended;
-    if (b.topic->config.sync_policy == SyncPolicy::kAlways &&
-        std::find(durable.begin(), durable.end(), b.partition.get()) == durable.end()) {
-      durable.push_back(b.partition.get());
+    // The builder is ours: the log need not check the CRC it just computed.
+    const storage::PartitionLog::AppendResult appended =
+        partition->AppendBatches(spans, storage::AppendOptions{.verify = false});
+    for (size_t k = 0; k < group.size(); ++k) {
+      if (k < appended.appended.size()) {
+        results[group[k]].info = appended.appended[k];
+      } else {
+        results[group[k]].status = appended.status;
+      }
+    }
+    if (!appended.appended.empty() &&
+        batches[first]->topic->config.sync_policy == SyncPolicy::kAlways) {
+      durable.push_back(partition);
     }
   }
   // One fsync per partition per round, shared with every other producer's waiting flush.

@@ -102,6 +102,14 @@ __attribute__((target("sse4.2"))) uint32_t Crc32cExtendHardware(uint32_t crc,
       const uint8_t* p1 = data + kStreamBlock;
       const uint8_t* p2 = data + 2 * kStreamBlock;
       for (size_t i = 0; i < kStreamBlock; i += 8) {
+        // Fetch the next round's lines while this one computes: a batch read from the
+        // page cache through a mapping is not in the CPU cache yet, and the hardware
+        // prefetcher stops at every 4 KiB page.
+        if (i % 64 == 0) {
+          __builtin_prefetch(p0 + i + 3 * kStreamBlock);
+          __builtin_prefetch(p1 + i + 3 * kStreamBlock);
+          __builtin_prefetch(p2 + i + 3 * kStreamBlock);
+        }
         c = _mm_crc32_u64(c, LoadLittle64(p0 + i));
         c1 = _mm_crc32_u64(c1, LoadLittle64(p1 + i));
         c2 = _mm_crc32_u64(c2, LoadLittle64(p2 + i));

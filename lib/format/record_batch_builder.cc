@@ -11,18 +11,19 @@
 namespace runnel::format {
 namespace {
 
-size_t BytesFieldSize(std::optional<std::string_view> b) {
+inline __attribute__((always_inline)) size_t BytesFieldSize(std::optional<std::string_view> b) {
   return b ? VarintSize(static_cast<int32_t>(b->size())) + b->size() : 1;
 }
 
-uint8_t* PutBytesField(uint8_t* p, std::optional<std::string_view> b) {
+inline __attribute__((always_inline)) uint8_t* PutBytesField(uint8_t* p,
+                                                             std::optional<std::string_view> b) {
   if (!b) return PutVarint(p, -1);
   p = PutVarint(p, static_cast<int32_t>(b->size()));
   if (!b->empty()) std::memcpy(p, b->data(), b->size());
   return p + b->size();
 }
 
-size_t RecordBodySize(int32_t offset_delta, int64_t timestamp_delta,
+inline __attribute__((always_inline)) size_t RecordBodySize(int32_t offset_delta, int64_t timestamp_delta,
                       std::optional<std::string_view> key, std::optional<std::string_view> value,
                       std::span<const RecordHeader> headers) {
   size_t n = 1 + VarlongSize(timestamp_delta) + VarintSize(offset_delta) + BytesFieldSize(key) +

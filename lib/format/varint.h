@@ -22,6 +22,10 @@ inline int64_t ZigZagDecode(uint64_t v) {
 
 // Writes `v` at `p` (room for kMaxVarlongBytes) and returns the byte after it.
 inline uint8_t* PutUnsignedVarint(uint8_t* p, uint64_t v) {
+  if (v < 0x80) {  // the common case in a record: one byte
+    *p = static_cast<uint8_t>(v);
+    return p + 1;
+  }
   while (v >= 0x80) {
     *p++ = static_cast<uint8_t>(v | 0x80);
     v >>= 7;
@@ -36,12 +40,8 @@ inline uint8_t* PutVarint(uint8_t* p, int32_t v) {
 inline uint8_t* PutVarlong(uint8_t* p, int64_t v) { return PutUnsignedVarint(p, ZigZagEncode(v)); }
 
 inline size_t UnsignedVarintSize(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
+  // 7 bits per byte: the number of significant bits, rounded up to sevens.
+  return static_cast<size_t>(63 - __builtin_clzll(v | 1)) / 7 + 1;
 }
 inline size_t VarintSize(int32_t v) {
   return UnsignedVarintSize(
@@ -54,6 +54,17 @@ inline size_t VarlongSize(int64_t v) { return UnsignedVarintSize(ZigZagEncode(v)
 inline bool GetUnsignedVarint(const uint8_t** p, const uint8_t* end, size_t max_bytes,
                               uint64_t* out) {
   const uint8_t* q = *p;
+  // Most fields of a record take one or two bytes: decode those without the loop.
+  if (q < end && q[0] < 0x80) {
+    *out = q[0];
+    *p = q + 1;
+    return true;
+  }
+  if (end - q >= 2 && q[1] < 0x80) {
+    *out = (q[0] & 0x7Fu) | static_cast<uint64_t>(q[1]) << 7;
+    *p = q + 2;
+    return true;
+  }
   uint64_t result = 0;
   for (size_t i = 0; i < max_bytes; ++i) {
     if (q == end) return false;

@@ -4,6 +4,14 @@
 
 namespace runnel::io {
 
+absl::Status File::WriteV(uint64_t offset, std::span<const std::span<const uint8_t>> parts) {
+  for (std::span<const uint8_t> part : parts) {
+    RUNNEL_RETURN_IF_ERROR(Write(offset, part));
+    offset += part.size();
+  }
+  return absl::OkStatus();
+}
+
 std::string JoinPath(const std::string& dir, const std::string& name) {
   if (dir.empty()) return name;
   if (dir.back() == '/') return dir + name;

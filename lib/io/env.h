@@ -45,6 +45,10 @@ class File {
 
   // Writes all of `data` at `offset`; a short write is retried until done or an error.
   virtual absl::Status Write(uint64_t offset, std::span<const uint8_t> data) = 0;
+  // Writes `parts` back to back from `offset`, as one system call where the platform
+  // allows (pwritev): many small batches cost what one large write does. The default
+  // writes each part in turn.
+  virtual absl::Status WriteV(uint64_t offset, std::span<const std::span<const uint8_t>> parts);
   // Reads up to out.size() bytes at `offset`; fewer only at the end of the file.
   virtual absl::StatusOr<size_t> Read(uint64_t offset, std::span<uint8_t> out) const = 0;
   // fdatasync: the written data and the size are durable when this returns OK.

@@ -3,6 +3,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +13,8 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <climits>
+#include <vector>
 #include "io/env.h"
 #include "io/errno_status.h"
 #include "util/status_macros.h"
@@ -54,6 +57,37 @@ class PosixFile final : public File {
       }
       data = data.subspan(static_cast<size_t>(n));
       offset += static_cast<uint64_t>(n);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status WriteV(uint64_t offset,
+                      std::span<const std::span<const uint8_t>> parts) override {
+    std::vector<iovec> iov;
+    iov.reserve(parts.size());
+    for (std::span<const uint8_t> p : parts) {
+      if (!p.empty()) iov.push_back({const_cast<uint8_t*>(p.data()), p.size()});
+    }
+    size_t next = 0;
+    while (next < iov.size()) {
+      const int count = static_cast<int>(std::min<size_t>(iov.size() - next, IOV_MAX));
+      ssize_t n = pwritev(fd_, iov.data() + next, count, static_cast<off_t>(offset));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus(errno, "write", path());
+      }
+      offset += static_cast<uint64_t>(n);
+      // Skip what was written; a short write leaves a part half done.
+      while (n > 0 && next < iov.size()) {
+        if (static_cast<size_t>(n) >= iov[next].iov_len) {
+          n -= static_cast<ssize_t>(iov[next].iov_len);
+          ++next;
+        } else {
+          iov[next].iov_base = static_cast<uint8_t*>(iov[next].iov_base) + n;
+          iov[next].iov_len -= static_cast<size_t>(n);
+          n = 0;
+        }
+      }
     }
     return absl::OkStatus();
   }

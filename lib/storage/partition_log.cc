@@ -254,12 +254,19 @@ uint64_t PartitionLog::size_in_bytes() const {
 
 size_t PartitionLog::segment_count() const { return segments()->size(); }
 
-bool PartitionLog::ShouldRoll(const Segment& active, const format::BatchHeader& header,
-                              size_t bytes, int64_t now) const {
-  if (active.size() == 0) return false;
-  return active.size() + bytes > static_cast<uint64_t>(config_.segment_bytes) ||
-         now - active.roll_start_ms() >= config_.segment_ms || active.indexes_almost_full() ||
-         log_end_offset() + header.last_offset_delta - active.base_offset() > INT32_MAX;
+// Whether a batch of `bytes` must start a new segment, given that `pending_bytes` in
+// `pending_batches` batches are already headed for the active one and the batch would get
+// offset `base_offset`.
+bool PartitionLog::ShouldRoll(const Segment& active, uint64_t pending_bytes,
+                              size_t pending_batches, int64_t base_offset,
+                              const format::BatchHeader& header, size_t bytes,
+                              int64_t now) const {
+  const uint64_t size = active.size() + pending_bytes;
+  if (size == 0) return false;
+  return size + bytes > static_cast<uint64_t>(config_.segment_bytes) ||
+         now - active.roll_start_ms() >= config_.segment_ms ||
+         active.index_room() <= pending_batches ||
+         base_offset + header.last_offset_delta - active.base_offset() > INT32_MAX;
 }
 
 absl::Status PartitionLog::RollLocked(int64_t now) {
@@ -284,75 +291,119 @@ absl::Status PartitionLog::Roll() {
 
 absl::StatusOr<AppendInfo> PartitionLog::Append(std::span<uint8_t> batch,
                                                 const AppendOptions& options) {
+  AppendResult result = AppendBatches(std::span<const std::span<uint8_t>>(&batch, 1), options);
+  if (!result.status.ok()) return result.status;
+  return result.appended.front();
+}
+
+absl::Status PartitionLog::CheckBatchForAppend(std::span<uint8_t> batch, bool verify,
+                                               format::BatchHeader* header) const {
+  if (batch.size() > static_cast<size_t>(config_.max_message_bytes)) {
+    return absl::InvalidArgumentError(
+        fmt::format("record batch of {} bytes exceeds max.message.bytes {} for partition {}",
+                    batch.size(), config_.max_message_bytes, name_));
+  }
+  if (batch.size() > static_cast<size_t>(config_.segment_bytes)) {
+    return absl::InvalidArgumentError(
+        fmt::format("record batch of {} bytes exceeds segment.bytes {} for partition {}",
+                    batch.size(), config_.segment_bytes, name_));
+  }
+  if (verify) {
+    const format::BatchCheckResult check = format::CheckBatch(batch);
+    if (check.check != format::BatchCheck::kValid || check.header.size_in_bytes() != batch.size()) {
+      return absl::InvalidArgumentError(fmt::format(
+          "invalid record batch of {} bytes for partition {}: {}", batch.size(), name_,
+          check.check == format::BatchCheck::kValid ? "the buffer holds more than one batch"
+                                                    : check.reason));
+    }
+    *header = check.header;
+  } else {
+    absl::StatusOr<format::BatchHeader> decoded = format::DecodeBatchHeader(batch);
+    if (!decoded.ok()) return absl::InvalidArgumentError(decoded.status().message());
+    *header = *decoded;
+  }
+  if (header->record_count <= 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("record batch for partition {} holds no records", name_));
+  }
+  return absl::OkStatus();
+}
+
+PartitionLog::AppendResult PartitionLog::AppendBatches(
+    std::span<const std::span<uint8_t>> batches, const AppendOptions& options) {
+  AppendResult result;
+  if (batches.empty()) return result;
   bool flush_now = false;
-  AppendInfo info;
   {
     std::lock_guard<std::mutex> lock(append_mu_);
-    RUNNEL_RETURN_IF_ERROR(CheckWritable());
-    if (batch.size() > static_cast<size_t>(config_.max_message_bytes)) {
-      return absl::InvalidArgumentError(
-          fmt::format("record batch of {} bytes exceeds max.message.bytes {} for partition {}",
-                      batch.size(), config_.max_message_bytes, name_));
-    }
-    if (batch.size() > static_cast<size_t>(config_.segment_bytes)) {
-      return absl::InvalidArgumentError(
-          fmt::format("record batch of {} bytes exceeds segment.bytes {} for partition {}",
-                      batch.size(), config_.segment_bytes, name_));
-    }
-    format::BatchHeader header;
-    if (options.verify) {
-      const format::BatchCheckResult check = format::CheckBatch(batch);
-      if (check.check != format::BatchCheck::kValid || check.header.size_in_bytes() != batch.size()) {
-        return absl::InvalidArgumentError(fmt::format(
-            "invalid record batch of {} bytes for partition {}: {}", batch.size(), name_,
-            check.check == format::BatchCheck::kValid ? "the buffer holds more than one batch"
-                                                      : check.reason));
-      }
-      header = check.header;
-    } else {
-      RUNNEL_ASSIGN_OR_RETURN(header, format::DecodeBatchHeader(batch));
-    }
-    if (header.record_count <= 0) {
-      return absl::InvalidArgumentError(
-          fmt::format("record batch for partition {} holds no records", name_));
+    if (result.status = CheckWritable(); !result.status.ok()) return result;
+    std::vector<format::BatchHeader> headers(batches.size());
+    for (size_t i = 0; i < batches.size(); ++i) {
+      result.status = CheckBatchForAppend(batches[i], options.verify, &headers[i]);
+      if (!result.status.ok()) return result;
     }
     const int64_t now = env_->NowMillis();
-    if (ShouldRoll(*segments()->back(), header, batch.size(), now)) {
-      RUNNEL_RETURN_IF_ERROR(RollLocked(now));
-    }
-    const std::shared_ptr<Segment> active = segments()->back();
-    header.base_offset = log_end_offset();
-    format::SetBaseOffset(batch, header.base_offset);
-    if (config_.timestamp_type == format::TimestampType::kLogAppendTime) {
-      format::SetLogAppendTime(batch, now);
-      header.max_timestamp = now;
-      info.log_append_time = now;
-    }
-    const uint64_t old_size = active->size();
-    if (absl::Status st = active->Append(batch, header); !st.ok()) {
-      // Cut off whatever part of the batch reached the file. A full disk leaves the
-      // partition as it was; any other write error leaves it read-only.
-      const absl::Status undo = active->TruncateToPosition(old_size);
-      if (st.code() == absl::StatusCode::kResourceExhausted && undo.ok()) {
-        return absl::ResourceExhaustedError(
-            fmt::format("no space to append {} bytes to partition {} in {}: {}", batch.size(),
-                        name_, dir_, st.message()));
+    std::vector<std::span<const uint8_t>> group;
+    for (size_t i = 0; i < batches.size();) {
+      if (ShouldRoll(*segments()->back(), 0, 0, log_end_offset(), headers[i], batches[i].size(),
+                     now)) {
+        if (result.status = RollLocked(now); !result.status.ok()) return result;
       }
-      return Fail(st, "a write");
+      // As many batches as the active segment takes, written with one system call.
+      const std::shared_ptr<Segment> active = segments()->back();
+      const size_t first = i;
+      uint64_t group_bytes = 0;
+      int64_t next = log_end_offset();
+      group.clear();
+      for (; i < batches.size(); ++i) {
+        if (i > first && ShouldRoll(*active, group_bytes, i - first, next, headers[i],
+                                    batches[i].size(), now)) {
+          break;
+        }
+        headers[i].base_offset = next;
+        format::SetBaseOffset(batches[i], next);
+        if (config_.timestamp_type == format::TimestampType::kLogAppendTime) {
+          format::SetLogAppendTime(batches[i], now);
+          headers[i].max_timestamp = now;
+        }
+        next = headers[i].next_offset();
+        group_bytes += batches[i].size();
+        group.push_back(batches[i]);
+      }
+      const uint64_t old_size = active->size();
+      if (absl::Status st = active->Append(group, std::span(headers).subspan(first, i - first));
+          !st.ok()) {
+        // Cut off whatever part reached the file. A full disk leaves the partition as it
+        // was; any other write error leaves it read-only.
+        const absl::Status undo = active->TruncateToPosition(old_size);
+        if (st.code() == absl::StatusCode::kResourceExhausted && undo.ok()) {
+          result.status = absl::ResourceExhaustedError(
+              fmt::format("no space to append {} bytes to partition {} in {}: {}", group_bytes,
+                          name_, dir_, st.message()));
+        } else {
+          result.status = Fail(st, "a write");
+        }
+        break;
+      }
+      log_end_.store(next, std::memory_order_release);
+      for (size_t k = first; k < i; ++k) {
+        result.appended.push_back(AppendInfo{
+            headers[k].base_offset, headers[k].last_offset(),
+            config_.timestamp_type == format::TimestampType::kLogAppendTime ? now : -1});
+      }
     }
-    log_end_.store(header.next_offset(), std::memory_order_release);
-    info.base_offset = header.base_offset;
-    info.last_offset = header.last_offset();
-    if (config_.sync != SyncPolicy::kAlways) PublishVisible(header.next_offset());
+    if (result.appended.empty()) return result;
+    if (config_.sync != SyncPolicy::kAlways) PublishVisible(log_end_offset());
     if (config_.sync == SyncPolicy::kInterval) {
-      const int64_t pending =
-          messages_since_flush_.fetch_add(header.record_count) + header.record_count;
+      int64_t records = 0;
+      for (const AppendInfo& a : result.appended) records += a.last_offset - a.base_offset + 1;
+      const int64_t pending = messages_since_flush_.fetch_add(records) + records;
       flush_now = pending >= config_.flush_messages ||
                   now - last_flush_ms_.load(std::memory_order_relaxed) >= config_.flush_ms;
     }
   }
-  if (flush_now) RUNNEL_RETURN_IF_ERROR(Flush());
-  return info;
+  if (flush_now && result.status.ok()) result.status = Flush();
+  return result;
 }
 
 absl::Status PartitionLog::Flush() {

@@ -105,6 +105,16 @@ class PartitionLog {
   // rewritten in place. InvalidArgument for a malformed, empty or too large batch.
   // Under sync policy always the batch becomes visible only after a Flush covers it.
   absl::StatusOr<AppendInfo> Append(std::span<uint8_t> batch, const AppendOptions& options = {});
+
+  struct AppendResult {
+    std::vector<AppendInfo> appended;  // the batches appended, in order
+    absl::Status status;               // why the rest were not
+  };
+  // Appends several batches in order, each as Append would, writing each run that fits in
+  // one segment with a single vectored write. Every batch is checked before any is
+  // written; a write error part way leaves the batches before it appended.
+  AppendResult AppendBatches(std::span<const std::span<uint8_t>> batches,
+                             const AppendOptions& options = {});
   // fsyncs everything appended so far. Concurrent callers share one fsync.
   absl::Status Flush();
   // Under sync policy interval, Flush if flush.ms has passed since the last one; the
@@ -155,8 +165,11 @@ class PartitionLog {
   void PublishVisible(int64_t offset);
   absl::Status CheckWritable() const;
   absl::Status Fail(absl::Status cause, std::string_view what);
-  bool ShouldRoll(const Segment& active, const format::BatchHeader& header, size_t bytes,
+  bool ShouldRoll(const Segment& active, uint64_t pending_bytes, size_t pending_batches,
+                  int64_t base_offset, const format::BatchHeader& header, size_t bytes,
                   int64_t now) const;
+  absl::Status CheckBatchForAppend(std::span<uint8_t> batch, bool verify,
+                                   format::BatchHeader* header) const;
   absl::Status RollLocked(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   absl::Status FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(flush_mu_);
   absl::Status DeleteSegmentFiles(const Segment& segment);

@@ -377,15 +377,28 @@ absl::Status Segment::TruncateTo(int64_t offset) {
   return absl::OkStatus();
 }
 
-absl::Status Segment::Append(std::span<const uint8_t> batch, const format::BatchHeader& header) {
+absl::Status Segment::Append(std::span<const std::span<const uint8_t>> batches,
+                             std::span<const format::BatchHeader> headers) {
   const uint64_t position = size();
-  RUNNEL_RETURN_IF_ERROR(log_->Write(position, batch));
-  RUNNEL_RETURN_IF_ERROR(EnsureMapped(position + batch.size()));
-  // Publish the bytes before the index entry that points at them (see Read).
-  size_.store(position + batch.size(), std::memory_order_release);
-  next_offset_.store(header.next_offset(), std::memory_order_release);
-  IndexBatch(header, position);
+  uint64_t total = 0;
+  for (std::span<const uint8_t> b : batches) total += b.size();
+  RUNNEL_RETURN_IF_ERROR(log_->WriteV(position, batches));
+  RUNNEL_RETURN_IF_ERROR(EnsureMapped(position + total));
+  // Publish the bytes before the index entries that point at them (see Read).
+  size_.store(position + total, std::memory_order_release);
+  next_offset_.store(headers.back().next_offset(), std::memory_order_release);
+  uint64_t at = position;
+  for (size_t i = 0; i < batches.size(); ++i) {
+    IndexBatch(headers[i], at);
+    at += batches[i].size();
+  }
   return absl::OkStatus();
+}
+
+size_t Segment::index_room() const {
+  const size_t offsets = offset_index_->file().max_entries() - offset_index_->entries();
+  const size_t times = time_index_->file().max_entries() - time_index_->entries();
+  return std::min(offsets, times == 0 ? 0 : times - 1);  // one time entry kept for Seal
 }
 
 absl::Status Segment::Seal() {

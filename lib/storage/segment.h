@@ -81,9 +81,13 @@ class Segment {
   // Reopens the indexes for appending (the partition's last segment).
   absl::Status MakeActive();
 
-  // Writes one batch at the end. On error the file may hold part of it: the caller
-  // decides between TruncateToPosition(size()) and giving the partition up.
-  absl::Status Append(std::span<const uint8_t> batch, const format::BatchHeader& header);
+  // Writes batches at the end, in one vectored write. On error the file may hold part of
+  // them and none is published: the caller decides between TruncateToPosition(size())
+  // and giving the partition up.
+  absl::Status Append(std::span<const std::span<const uint8_t>> batches,
+                      std::span<const format::BatchHeader> headers);
+  // How many more batches the indexes can take before the segment must roll.
+  size_t index_room() const;
   // Adds the final time index entry and trims both indexes: the segment takes no more.
   absl::Status Seal();
   // fsyncs the log (and, once sealed, the indexes).
@@ -108,7 +112,6 @@ class Segment {
   int64_t max_timestamp() const { return max_timestamp_.load(std::memory_order_acquire); }
   // When segment.ms starts counting: creation, or the first batch's time after a reopen.
   int64_t roll_start_ms() const { return roll_start_ms_; }
-  bool indexes_almost_full() const { return offset_index_->full() || time_index_->almost_full(); }
   bool sealed() const { return sealed_.load(std::memory_order_acquire); }
   // Sealed, with indexes not yet fsynced: Flush has work even if the log was synced.
   bool needs_index_sync() const { return sealed() && !indexes_synced_.load(std::memory_order_acquire); }

@@ -161,6 +161,48 @@ TEST_CASE("segments roll at segment.bytes and reads cross them", "[partition_log
   }
 }
 
+TEST_CASE("AppendBatches writes many batches, across rolls, with contiguous offsets",
+          "[partition_log]") {
+  TempDir tmp;
+  LogConfig config;
+  config.segment_bytes = 1000;
+  auto log = OpenLog(io::PosixEnv(), tmp.path(), config);
+  std::vector<TestRecord> all;
+  std::vector<std::vector<uint8_t>> built;
+  for (int b = 0; b < 20; ++b) {
+    auto records = MakeRecords(3, b * 3, 40);
+    built.push_back(MakeBatch(records));
+    all.insert(all.end(), records.begin(), records.end());
+  }
+  std::vector<std::span<uint8_t>> spans(built.begin(), built.end());
+  const PartitionLog::AppendResult result = log->AppendBatches(spans);
+  REQUIRE_OK(result.status);
+  REQUIRE(result.appended.size() == 20);
+  for (size_t i = 0; i < result.appended.size(); ++i) {
+    CHECK(result.appended[i].base_offset == static_cast<int64_t>(i) * 3);
+    CHECK(result.appended[i].last_offset == static_cast<int64_t>(i) * 3 + 2);
+  }
+  CHECK(log->segment_count() > 3);
+  for (auto& r : all) r.offset = &r - all.data();
+  auto got = ReadAll(*log);
+  REQUIRE_OK(got);
+  CHECK(*got == all);
+}
+
+TEST_CASE("AppendBatches checks every batch before writing any", "[partition_log]") {
+  TempDir tmp;
+  auto log = OpenLog(io::PosixEnv(), tmp.path());
+  std::vector<std::vector<uint8_t>> built = {MakeBatch(MakeRecords(2)), MakeBatch(MakeRecords(2)),
+                                             MakeBatch(MakeRecords(2))};
+  built[1].back() ^= 1;  // a bad CRC in the middle one
+  std::vector<std::span<uint8_t>> spans(built.begin(), built.end());
+  const PartitionLog::AppendResult result = log->AppendBatches(spans);
+  CHECK(result.status.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(result.appended.empty());
+  CHECK(log->log_end_offset() == 0);
+  CHECK(log->size_in_bytes() == 0);
+}
+
 TEST_CASE("a batch larger than max.message.bytes is refused by name", "[partition_log]") {
   TempDir tmp;
   LogConfig config;

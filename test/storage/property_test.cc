@@ -63,7 +63,31 @@ TEST_CASE("random appends, reads, rolls, retention, truncation and reopens match
           if (pick(0, 9) > 0) r.value = std::string(static_cast<size_t>(pick(0, 200)), static_cast<char>('a' + pick(0, 25)));
           records.push_back(std::move(r));
         }
-        REQUIRE_OK(AppendRecords(**log, records));
+        // One batch through Append, or the records split over several batches
+        // appended by one AppendBatches call.
+        const int64_t parts = pick(1, 3);
+        if (parts == 1) {
+          REQUIRE_OK(AppendRecords(**log, records));
+        } else {
+          std::vector<std::vector<uint8_t>> built;
+          for (int64_t p = 0; p < parts; ++p) {
+            const size_t from = records.size() * static_cast<size_t>(p) / static_cast<size_t>(parts);
+            const size_t to = records.size() * static_cast<size_t>(p + 1) / static_cast<size_t>(parts);
+            if (from < to) {
+              built.push_back(testing::MakeBatch(std::vector<TestRecord>(
+                  records.begin() + static_cast<ptrdiff_t>(from), records.begin() + static_cast<ptrdiff_t>(to))));
+            }
+          }
+          std::vector<std::span<uint8_t>> spans(built.begin(), built.end());
+          const PartitionLog::AppendResult appended = (*log)->AppendBatches(spans);
+          REQUIRE_OK(appended.status);
+          REQUIRE(appended.appended.size() == built.size());
+          // The batches hold the records in order, so offsets run on from the first.
+          for (size_t r = 0; r < records.size(); ++r) {
+            records[r].offset = appended.appended.front().base_offset + static_cast<int64_t>(r);
+          }
+          REQUIRE(appended.appended.back().last_offset == records.back().offset);
+        }
         REQUIRE_OK((*log)->Flush());
         model.insert(model.end(), records.begin(), records.end());
       } else if (op < 75) {  // read from a random offset with a random limit
