@@ -6,6 +6,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <system_error>
 
@@ -29,26 +32,30 @@ std::vector<std::function<void()>>& Cleanups() {
 
 }  // namespace
 
-RecordPool::RecordPool() {
+RecordPool::RecordPool(size_t value_size) : value_size_(value_size) {
   constexpr std::string_view kAlphabet =
       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
   uint64_t rng = 42;
-  bytes_.reserve(kCount * (kKeySize + kValueSize));
+  bytes_.reserve(kCount * (kKeySize + value_size));
   for (size_t i = 0; i < kCount; ++i) {
     // "key-" and 12 digits: 16 bytes, spread over the key space like user or device ids.
     bytes_ += fmt::format("key-{:012d}", NextRandom(&rng) % 1'000'000'000'000ULL);
-    for (size_t j = 0; j < kValueSize; ++j) bytes_ += kAlphabet[NextRandom(&rng) & 63];
+    for (size_t j = 0; j < value_size; ++j) bytes_ += kAlphabet[NextRandom(&rng) & 63];
   }
   records_.reserve(kCount);
   const std::string_view all = bytes_;
   for (size_t i = 0; i < kCount; ++i) {
-    const size_t at = i * (kKeySize + kValueSize);
-    records_.push_back({all.substr(at, kKeySize), all.substr(at + kKeySize, kValueSize)});
+    const size_t at = i * (kKeySize + value_size);
+    records_.push_back({all.substr(at, kKeySize), all.substr(at + kKeySize, value_size)});
   }
 }
 
-const RecordPool& RecordPool::Get() {
-  static const RecordPool* pool = new RecordPool();
+const RecordPool& RecordPool::Get(size_t value_size) {
+  static std::mutex mu;
+  static auto* pools = new std::map<size_t, std::unique_ptr<RecordPool>>();
+  std::lock_guard<std::mutex> lock(mu);
+  std::unique_ptr<RecordPool>& pool = (*pools)[value_size];
+  if (pool == nullptr) pool.reset(new RecordPool(value_size));
   return *pool;
 }
 

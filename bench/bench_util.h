@@ -40,14 +40,17 @@ struct BenchRecord {
 // freshly made records would be.
 class RecordPool {
  public:
-  static const RecordPool& Get();
+  // The pool of records with `value_size`-byte values (kValueSize by default).
+  static const RecordPool& Get(size_t value_size = kValueSize);
   const BenchRecord& at(uint64_t seq) const { return records_[seq & kMask]; }
+  size_t value_size() const { return value_size_; }
 
  private:
   static constexpr size_t kCount = 8192;  // a power of two
   static constexpr uint64_t kMask = kCount - 1;
-  RecordPool();
+  explicit RecordPool(size_t value_size);
 
+  size_t value_size_;
   std::string bytes_;
   std::vector<BenchRecord> records_;
 };

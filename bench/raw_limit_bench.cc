@@ -30,81 +30,17 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "raw_limit.h"
 #include "format/crc32c.h"
 #include "io/errno_status.h"
 
 namespace runnel::bench {
 namespace {
 
-constexpr size_t kFrameHeaderSize = 8;
 constexpr size_t kFrameSize = kFrameHeaderSize + kKeySize + kValueSize;
 constexpr uint64_t kWriteTotal = 64 * kMiB;
 constexpr uint64_t kSyncSmallTotal = 8 * kMiB;
 constexpr uint64_t kReadTotal = 256 * kMiB;
-
-void Store32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
-uint32_t Load32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
-// Frames pool records from *seq on into `buf` until the next frame would not fit, and
-// returns the bytes used; *records counts the frames.
-size_t FrameChunk(uint8_t* buf, size_t capacity, uint64_t* seq, int64_t* records) {
-  const RecordPool& pool = RecordPool::Get();
-  size_t used = 0;
-  while (capacity - used >= kFrameSize) {
-    const BenchRecord& r = pool.at((*seq)++);
-    const auto* key = reinterpret_cast<const uint8_t*>(r.key.data());
-    const auto* value = reinterpret_cast<const uint8_t*>(r.value.data());
-    uint8_t* p = buf + used;
-    const uint32_t crc = format::Crc32cExtend(format::Crc32cExtend(0, key, r.key.size()), value,
-                                              r.value.size());
-    Store32(p, static_cast<uint32_t>(r.key.size() + r.value.size()));
-    Store32(p + 4, crc);
-    std::memcpy(p + kFrameHeaderSize, key, r.key.size());
-    std::memcpy(p + kFrameHeaderSize + r.key.size(), value, r.value.size());
-    used += kFrameHeaderSize + r.key.size() + r.value.size();
-    ++*records;
-  }
-  return used;
-}
-
-absl::Status WriteAll(int fd, const uint8_t* data, size_t n, const std::string& path) {
-  while (n > 0) {
-    const ssize_t w = write(fd, data, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return io::ErrnoStatus(errno, "write", path);
-    }
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<int> CreateFile(const std::string& path) {
-  unlink(path.c_str());
-  const int fd = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-  if (fd < 0) return io::ErrnoStatus(errno, "open", path);
-  return fd;
-}
-
-// Frames and writes `total` bytes (whole chunks) to `fd`, fdatasync-ing after each chunk
-// when `sync`.
-absl::Status WriteFramed(int fd, const std::string& path, std::vector<uint8_t>& chunk,
-                         uint64_t total, bool sync, uint64_t* seq, int64_t* records,
-                         int64_t* bytes) {
-  for (uint64_t written = 0; written < total;) {
-    const size_t n = FrameChunk(chunk.data(), chunk.size(), seq, records);
-    if (absl::Status st = WriteAll(fd, chunk.data(), n, path); !st.ok()) return st;
-    if (sync && fdatasync(fd) != 0) return io::ErrnoStatus(errno, "fdatasync", path);
-    written += n;
-    *bytes += static_cast<int64_t>(n);
-  }
-  return absl::OkStatus();
-}
 
 void BM_RawWrite(benchmark::State& state, size_t chunk_size, bool sync, uint64_t total) {
   TempDir dir;
@@ -119,7 +55,7 @@ void BM_RawWrite(benchmark::State& state, size_t chunk_size, bool sync, uint64_t
     absl::StatusOr<int> fd = CreateFile(path);
     if (!CheckOk(state, fd.status(), "create")) break;
     state.ResumeTiming();
-    const absl::Status st = WriteFramed(*fd, path, chunk, total, sync, &seq, &records, &bytes);
+    const absl::Status st = WriteFramed(RecordPool::Get(), *fd, path, chunk, total, sync, &seq, &records, &bytes);
     state.PauseTiming();
     close(*fd);
     unlink(path.c_str());
@@ -145,7 +81,7 @@ void BM_FrameOnly(benchmark::State& state) {
   int64_t bytes = 0;
   for (auto _ : state) {
     for (uint64_t done = 0; done < kWriteTotal;) {
-      const size_t n = FrameChunk(chunk.data(), chunk.size(), &seq, &records);
+      const size_t n = FrameChunk(RecordPool::Get(), chunk.data(), chunk.size(), &seq, &records);
       benchmark::DoNotOptimize(chunk.data());
       benchmark::ClobberMemory();
       done += n;
@@ -179,7 +115,8 @@ absl::StatusOr<RawFile*> SharedRawFile() {
   uint64_t seq = 0;
   int64_t records = 0;
   int64_t bytes = 0;
-  absl::Status st = WriteFramed(*wfd, made->path, chunk, kReadTotal, false, &seq, &records, &bytes);
+  absl::Status st = WriteFramed(RecordPool::Get(), *wfd, made->path, chunk, kReadTotal, false, &seq,
+                                &records, &bytes);
   close(*wfd);
   if (!st.ok()) return st;
   made->fd = open(made->path.c_str(), O_RDONLY | O_CLOEXEC);
