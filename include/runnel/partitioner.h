@@ -36,6 +36,7 @@ class RUNNEL_EXPORT DefaultPartitioner final : public Partitioner {
 // Kafka's Utils.murmur2 (seed 0x9747b28c), bit for bit.
 RUNNEL_EXPORT int32_t Murmur2(std::string_view data);
 // toPositive(murmur2(key)) % num_partitions, Kafka's partition for a keyed record.
+// num_partitions must be positive.
 RUNNEL_EXPORT int32_t KeyPartition(std::string_view key, int32_t num_partitions);
 
 }  // namespace runnel

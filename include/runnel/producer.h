@@ -23,7 +23,8 @@
 // Callbacks: every callback given to Send fires exactly once — with the record's metadata,
 // or with the error — including when the producer is closed or the broker fails. They run
 // on the sender thread (or, for errors found before queuing, on the calling thread): keep
-// them short and do not call Flush or Close from one.
+// them short, and do not call SendSync, Flush or Close from one (they would wait for the
+// thread that runs it).
 //
 // Threads: Send, SendSync and Flush are thread-safe; many threads may share one producer,
 // and a broker may have many producers. Close may be called once from any thread.

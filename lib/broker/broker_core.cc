@@ -170,6 +170,19 @@ absl::Status BrokerCore::CreateTopicLocked(std::string_view name, int32_t partit
   if (table_.count(topic_name) > 0) {
     return absl::AlreadyExistsError(fmt::format("topic \"{}\" already exists", name));
   }
+  // Kafka's rule: '.' and '_' collide in metric names, so "a.b" and "a_b" cannot coexist.
+  auto unify = [](std::string n) {
+    std::replace(n.begin(), n.end(), '.', '_');
+    return n;
+  };
+  for (const auto& [existing, entry] : table_) {
+    if (unify(existing) == unify(topic_name)) {
+      return absl::InvalidArgumentError(fmt::format(
+          "topic \"{}\" collides with existing topic \"{}\": names that differ only in '.' "
+          "and '_' are not allowed",
+          name, existing));
+    }
+  }
   auto topic = std::make_shared<Topic>();
   topic->name = topic_name;
   topic->config = config;
@@ -252,17 +265,21 @@ absl::Status BrokerCore::DeleteTopic(std::string_view name) {
   }
   topic->deleted.store(true);
   topic->stale.store(true);
+  // The topic is gone from the table: every partition refuses appends and releases its
+  // waiters before any file is touched, so a failure below cannot leave one behind.
+  for (const auto& p : topic->partitions) p->MarkDeleted();
+  // Readers and producers still holding a partition keep its files open; the data goes
+  // when they let go. What a failure here leaves, Open removes.
+  absl::Status first;
   for (const auto& p : topic->partitions) {
-    p->MarkDeleted();
-    p->Wakeup();
-    // Readers and producers still holding the partition keep its files open; the data
-    // goes when they let go.
     const std::string path = PartitionDir(dir_, topic->name, p->id().partition);
     const std::string doomed = fmt::format("{}.{}{}", path, ++deletions_, kDeleteSuffix);
-    RUNNEL_RETURN_IF_ERROR(env_->Rename(path, doomed));
-    RUNNEL_RETURN_IF_ERROR(RemovePartitionDir(doomed));
+    absl::Status st = env_->Rename(path, doomed);
+    if (st.ok()) st = RemovePartitionDir(doomed);
+    if (first.ok()) first = st;
   }
-  return env_->SyncDir(dir_);
+  if (first.ok()) first = env_->SyncDir(dir_);
+  return first;
 }
 
 absl::Status BrokerCore::CreatePartitions(std::string_view name, int32_t total) {
@@ -314,7 +331,7 @@ absl::Status BrokerCore::Close() {
   for (const auto& [name, topic] : topics) {
     topic->stale.store(true);
     for (const auto& p : topic->partitions) {
-      p->Wakeup();
+      p->MarkClosed();
       absl::Status st = p->log().Close();
       if (first.ok() && !st.ok()) first = st;
     }

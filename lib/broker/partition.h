@@ -37,8 +37,11 @@ class Partition {
   // Makes current waiters return at once.
   void Wakeup();
 
-  void MarkDeleted() { deleted_.store(true); }
+  // The topic was deleted: appends fail with NotFound and waiters return, now and later.
+  void MarkDeleted();
   bool deleted() const { return deleted_.load(); }
+  // The broker closed: waiters return, now and later.
+  void MarkClosed();
 
  private:
   void OnVisible();
@@ -46,6 +49,7 @@ class Partition {
   const TopicPartition id_;
   std::unique_ptr<storage::PartitionLog> log_;
   std::atomic<bool> deleted_{false};
+  std::atomic<bool> closed_{false};
   std::atomic<int> waiters_{0};
   std::mutex mu_;
   std::condition_variable cv_;

@@ -35,10 +35,13 @@ absl::Status ValidateTopicName(std::string_view name) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '.' || c == '_' || c == '-';
     if (!ok) {
+      const auto byte = static_cast<unsigned char>(c);
+      const std::string shown =
+          byte >= 0x20 && byte < 0x7f ? fmt::format("'{}'", c) : fmt::format("byte 0x{:02x}", byte);
       return absl::InvalidArgumentError(fmt::format(
-          "topic name \"{}\" has an illegal character '{}': only ASCII letters, digits, '.', "
+          "topic name \"{}\" has an illegal character {}: only ASCII letters, digits, '.', "
           "'_' and '-' are allowed",
-          name, c));
+          name, shown));
     }
   }
   return absl::OkStatus();

@@ -12,6 +12,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -25,6 +26,13 @@ namespace runnel {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// linger.ms and max.block.ms may be "forever" (INT64_MAX): cap them where adding them to
+// a time point would overflow. A century is forever enough.
+Clock::duration Millis(int64_t ms) {
+  constexpr int64_t kCentury = 100LL * 365 * 24 * 3600 * 1000;
+  return std::chrono::milliseconds(std::min(ms, kCentury));
+}
 
 absl::Status CheckOptions(const ProducerOptions& o) {
   auto bad = [](std::string_view name, int64_t value, std::string_view range) {
@@ -103,8 +111,7 @@ class Producer::Impl {
   bool stopping_ = false; // the sender exits once idle
   std::map<std::string, std::shared_ptr<internal::Topic>, std::less<>> topics_;
   std::unordered_map<const internal::Topic*, int32_t> sticky_;
-  uint64_t rng_ = 0x9e3779b97f4a7c15ull;
-  std::vector<format::RecordHeader> header_scratch_;
+  uint64_t rng_ = std::random_device{}() | 1;  // xorshift: any non-zero start
   std::thread sender_;
 };
 
@@ -112,6 +119,7 @@ absl::StatusOr<std::shared_ptr<internal::Topic>> Producer::Impl::Lookup(std::str
   auto it = topics_.find(name);
   if (it != topics_.end() && !it->second->stale.load(std::memory_order_relaxed)) return it->second;
   RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<internal::Topic> topic, broker_->FindOrCreateTopic(name));
+  if (it != topics_.end()) sticky_.erase(it->second.get());  // the stale topic's
   topics_[std::string(name)] = topic;
   return topic;
 }
@@ -162,7 +170,18 @@ void Producer::Impl::MakeReady(
 
 absl::Status Producer::Impl::Enqueue(const ProducerRecord& record, SendCallback& callback,
                                      bool urgent) {
+  if (record.timestamp && *record.timestamp < 0) {
+    return absl::InvalidArgumentError(fmt::format(
+        "invalid timestamp {} for topic \"{}\": a timestamp is non-negative, or unset",
+        *record.timestamp, record.topic));
+  }
   const int64_t timestamp = record.timestamp ? *record.timestamp : broker_->env()->NowMillis();
+  // The caller's headers, as the builder takes them; no allocation when there are none.
+  std::vector<format::RecordHeader> headers;
+  if (!record.headers.empty()) {
+    headers.reserve(record.headers.size());
+    for (const Header& h : record.headers) headers.push_back({h.key, h.value});
+  }
   std::unique_lock<std::mutex> lock(mu_);
   if (closed_) {
     return absl::FailedPreconditionError(fmt::format("{} is closed", name_));
@@ -172,11 +191,9 @@ absl::Status Producer::Impl::Enqueue(const ProducerRecord& record, SendCallback&
   absl::StatusOr<int32_t> partition = ChoosePartition(**topic, record);
   if (!partition.ok()) return partition.status();
 
-  header_scratch_.clear();
-  for (const Header& h : record.headers) header_scratch_.push_back({h.key, h.value});
   // Sized as the last record of a full batch could be: the largest deltas.
   const auto size = static_cast<int64_t>(format::RecordBatchBuilder::RecordSize(
-      INT32_MAX, INT64_MIN, record.key, record.value, header_scratch_));
+      INT32_MAX, INT64_MIN, record.key, record.value, headers));
   const int64_t batch_bytes = size + static_cast<int64_t>(format::kBatchHeaderSize);
   if (size > options_.max_request_size) {
     return absl::InvalidArgumentError(fmt::format(
@@ -196,7 +213,10 @@ absl::Status Producer::Impl::Enqueue(const ProducerRecord& record, SendCallback&
   }
   // Back-pressure: wait for the sender to free buffer.memory, up to max.block.ms.
   if (buffered_ + size > options_.buffer_memory) {
-    const auto deadline = Clock::now() + std::chrono::milliseconds(options_.max_block_ms);
+    const auto deadline = Clock::now() + Millis(options_.max_block_ms);
+    // What is buffered must go out now, lingering or not, to make room (as Kafka's
+    // producer sends everything once its buffer is exhausted).
+    force_ = true;
     sender_cv_.notify_one();
     if (!space_cv_.wait_until(lock, deadline, [&] {
           return closed_ || buffered_ + size <= options_.buffer_memory;
@@ -211,9 +231,12 @@ absl::Status Producer::Impl::Enqueue(const ProducerRecord& record, SendCallback&
   }
 
   internal::Partition* target = (*topic)->partitions[static_cast<size_t>(*partition)].get();
+  // A batch is one append, so it must also fit the topic's max.message.bytes.
+  const int64_t batch_limit =
+      std::min<int64_t>(options_.batch_size, (*topic)->config.max_message_bytes);
   auto it = open_.find(target);
   if (it != open_.end() &&
-      static_cast<int64_t>(it->second->builder.size_in_bytes()) + size > options_.batch_size) {
+      static_cast<int64_t>(it->second->builder.size_in_bytes()) + size > batch_limit) {
     MakeReady(it);
     it = open_.end();
   }
@@ -229,10 +252,10 @@ absl::Status Producer::Impl::Enqueue(const ProducerRecord& record, SendCallback&
   }
   Batch& batch = *it->second;
   if (callback) batch.pending.push_back({batch.builder.record_count(), timestamp, std::move(callback)});
-  batch.builder.Add(timestamp, record.key, record.value, header_scratch_);
+  batch.builder.Add(timestamp, record.key, record.value, headers);
   batch.reserved += size;
   buffered_ += size;
-  if (urgent || static_cast<int64_t>(batch.builder.size_in_bytes()) >= options_.batch_size) {
+  if (urgent || static_cast<int64_t>(batch.builder.size_in_bytes()) >= batch_limit) {
     MakeReady(it);
   } else if (options_.linger_ms == 0) {
     sender_cv_.notify_one();
@@ -243,7 +266,7 @@ absl::Status Producer::Impl::Enqueue(const ProducerRecord& record, SendCallback&
 void Producer::Impl::SenderLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    const auto linger = std::chrono::milliseconds(options_.linger_ms);
+    const auto linger = Millis(options_.linger_ms);
     auto due = [&] {
       if (!ready_.empty() || force_) return true;
       for (const auto& [p, b] : open_) {

@@ -218,7 +218,9 @@ void PartitionLog::PublishSegments(SegmentList list) {
 }
 
 void PartitionLog::PublishVisible(int64_t offset) {
-  visible_.store(offset, std::memory_order_release);
+  // Sequentially consistent, for waiters that check it against a counter of their own
+  // (broker/partition.cc).
+  visible_.store(offset, std::memory_order_seq_cst);
   if (visible_listener_) visible_listener_(offset);
 }
 
@@ -248,7 +250,9 @@ int64_t PartitionLog::log_start_offset() const { return segments()->front()->bas
 
 uint64_t PartitionLog::size_in_bytes() const {
   uint64_t n = 0;
-  for (const auto& seg : *segments()) n += seg->size();
+  // Hold the list: a range-for over *segments() would free the temporary it points into.
+  const std::shared_ptr<const SegmentList> list = segments();
+  for (const auto& seg : *list) n += seg->size();
   return n;
 }
 
@@ -490,7 +494,8 @@ absl::StatusOr<ReadResult> PartitionLog::Read(int64_t offset, size_t max_bytes,
 absl::StatusOr<std::optional<TimestampOffset>> PartitionLog::OffsetForTimestamp(
     int64_t timestamp) const {
   const int64_t visible = visible_offset();
-  for (const auto& seg : *segments()) {
+  const std::shared_ptr<const SegmentList> list = segments();
+  for (const auto& seg : *list) {
     if (seg->max_timestamp() < timestamp) continue;
     RUNNEL_ASSIGN_OR_RETURN(std::optional<TimestampOffset> found,
                             seg->FindOffsetByTimestamp(timestamp, visible));

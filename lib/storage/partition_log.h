@@ -136,7 +136,9 @@ class PartitionLog {
 
   int64_t log_start_offset() const;
   int64_t log_end_offset() const { return log_end_.load(std::memory_order_acquire); }
-  int64_t visible_offset() const { return visible_.load(std::memory_order_acquire); }
+  int64_t visible_offset(std::memory_order order = std::memory_order_acquire) const {
+    return visible_.load(order);
+  }
   int64_t flushed_offset() const { return flushed_.load(std::memory_order_acquire); }
   uint64_t size_in_bytes() const;
   size_t segment_count() const;
