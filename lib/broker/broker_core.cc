@@ -236,9 +236,15 @@ absl::StatusOr<TopicDescription> BrokerCore::DescribeTopic(std::string_view name
   d.config = topic->config;
   for (const auto& p : topic->partitions) {
     const storage::PartitionLog& log = p->log();
-    d.partitions.push_back(PartitionDescription{p->id().partition, log.log_start_offset(),
-                                                log.log_end_offset(), log.visible_offset(),
-                                                log.size_in_bytes()});
+    // Each offset only grows: read them in the order start, visible, end, so that the
+    // description keeps start <= visible <= end while appends go on.
+    PartitionDescription pd;
+    pd.partition = p->id().partition;
+    pd.log_start_offset = log.log_start_offset();
+    pd.visible_offset = log.visible_offset();
+    pd.log_end_offset = log.log_end_offset();
+    pd.size_bytes = log.size_in_bytes();
+    d.partitions.push_back(pd);
   }
   return d;
 }

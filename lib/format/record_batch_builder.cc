@@ -11,12 +11,12 @@
 namespace runnel::format {
 namespace {
 
-inline __attribute__((always_inline)) size_t BytesFieldSize(std::optional<std::string_view> b) {
+inline __attribute__((always_inline)) size_t BytesFieldSize(const std::optional<std::string_view>& b) {
   return b ? VarintSize(static_cast<int32_t>(b->size())) + b->size() : 1;
 }
 
-inline __attribute__((always_inline)) uint8_t* PutBytesField(uint8_t* p,
-                                                             std::optional<std::string_view> b) {
+inline __attribute__((always_inline)) uint8_t* PutBytesField(
+    uint8_t* p, const std::optional<std::string_view>& b) {
   if (!b) return PutVarint(p, -1);
   p = PutVarint(p, static_cast<int32_t>(b->size()));
   if (!b->empty()) std::memcpy(p, b->data(), b->size());
@@ -24,7 +24,8 @@ inline __attribute__((always_inline)) uint8_t* PutBytesField(uint8_t* p,
 }
 
 inline __attribute__((always_inline)) size_t RecordBodySize(int32_t offset_delta, int64_t timestamp_delta,
-                      std::optional<std::string_view> key, std::optional<std::string_view> value,
+                      const std::optional<std::string_view>& key,
+                      const std::optional<std::string_view>& value,
                       std::span<const RecordHeader> headers) {
   size_t n = 1 + VarlongSize(timestamp_delta) + VarintSize(offset_delta) + BytesFieldSize(key) +
              BytesFieldSize(value) + VarintSize(static_cast<int32_t>(headers.size()));
@@ -37,8 +38,16 @@ inline __attribute__((always_inline)) size_t RecordBodySize(int32_t offset_delta
 RecordBatchBuilder::RecordBatchBuilder(BatchOptions options, int64_t base_offset,
                                        size_t reserve)
     : options_(options), base_offset_(base_offset) {
-  buffer_.reserve(std::max(reserve, kBatchHeaderSize));
-  buffer_.resize(kBatchHeaderSize);
+  Grow(std::max(reserve, kBatchHeaderSize));
+  size_ = kBatchHeaderSize;
+}
+
+void RecordBatchBuilder::Grow(size_t needed) {
+  const size_t capacity = std::max(needed, capacity_ * 2);
+  std::unique_ptr<uint8_t[]> bigger(new uint8_t[capacity]);  // uninitialised on purpose
+  if (size_ > 0) std::memcpy(bigger.get(), data_.get(), size_);
+  data_ = std::move(bigger);
+  capacity_ = capacity;
 }
 
 size_t RecordBatchBuilder::RecordSize(int32_t offset_delta, int64_t timestamp_delta,
@@ -49,15 +58,9 @@ size_t RecordBatchBuilder::RecordSize(int32_t offset_delta, int64_t timestamp_de
   return VarintSize(static_cast<int32_t>(body)) + body;
 }
 
-void RecordBatchBuilder::Add(int64_t timestamp, std::optional<std::string_view> key,
-                             std::optional<std::string_view> value,
-                             std::span<const RecordHeader> headers) {
-  AddWithOffsetDelta(last_offset_delta_ + 1, timestamp, key, value, headers);
-}
-
 void RecordBatchBuilder::AddWithOffsetDelta(int32_t offset_delta, int64_t timestamp,
-                                            std::optional<std::string_view> key,
-                                            std::optional<std::string_view> value,
+                                            const std::optional<std::string_view>& key,
+                                            const std::optional<std::string_view>& value,
                                             std::span<const RecordHeader> headers) {
   assert(offset_delta > last_offset_delta_);
   if (count_ == 0) base_timestamp_ = timestamp;
@@ -66,9 +69,7 @@ void RecordBatchBuilder::AddWithOffsetDelta(int32_t offset_delta, int64_t timest
   const auto ts_delta = static_cast<int64_t>(static_cast<uint64_t>(timestamp) -
                                              static_cast<uint64_t>(base_timestamp_));
   const size_t body = RecordBodySize(offset_delta, ts_delta, key, value, headers);
-  const size_t old = buffer_.size();
-  buffer_.resize(old + VarintSize(static_cast<int32_t>(body)) + body);
-  uint8_t* p = buffer_.data() + old;
+  uint8_t* p = Extend(VarintSize(static_cast<int32_t>(body)) + body);
   p = PutVarint(p, static_cast<int32_t>(body));
   *p++ = 0;  // record attributes: unused in v2
   p = PutVarlong(p, ts_delta);
@@ -80,19 +81,19 @@ void RecordBatchBuilder::AddWithOffsetDelta(int32_t offset_delta, int64_t timest
     p = PutBytesField(p, h.key);
     p = PutBytesField(p, h.value);
   }
-  assert(p == buffer_.data() + buffer_.size());
+  assert(p == data_.get() + size_);
   last_offset_delta_ = offset_delta;
   ++count_;
 }
 
 void RecordBatchBuilder::WriteHeader() {
-  uint8_t* p = buffer_.data();
+  uint8_t* p = data_.get();
   int16_t attributes = 0;  // compression none
   if (options_.timestamp_type == TimestampType::kLogAppendTime) attributes |= kTimestampTypeBit;
   if (options_.transactional) attributes |= kTransactionalBit;
   if (options_.control) attributes |= kControlBit;
   StoreBig64(p + kBaseOffsetPos, static_cast<uint64_t>(base_offset_));
-  StoreBig32(p + kBatchLengthPos, static_cast<uint32_t>(buffer_.size() - kLogOverhead));
+  StoreBig32(p + kBatchLengthPos, static_cast<uint32_t>(size_ - kLogOverhead));
   StoreBig32(p + kPartitionLeaderEpochPos, static_cast<uint32_t>(options_.partition_leader_epoch));
   p[kMagicPos] = static_cast<uint8_t>(kMagicV2);
   StoreBig16(p + kAttributesPos, static_cast<uint16_t>(attributes));
@@ -103,17 +104,17 @@ void RecordBatchBuilder::WriteHeader() {
   StoreBig16(p + kProducerEpochPos, static_cast<uint16_t>(options_.producer_epoch));
   StoreBig32(p + kBaseSequencePos, static_cast<uint32_t>(options_.base_sequence));
   StoreBig32(p + kRecordCountPos, static_cast<uint32_t>(count_));
-  RecomputeCrc(std::span<uint8_t>(buffer_.data(), buffer_.size()));
+  RecomputeCrc(std::span<uint8_t>(data_.get(), size_));
 }
 
 std::span<uint8_t> RecordBatchBuilder::Finish() {
   assert(count_ > 0);
   WriteHeader();
-  return std::span<uint8_t>(buffer_.data(), buffer_.size());
+  return std::span<uint8_t>(data_.get(), size_);
 }
 
 void RecordBatchBuilder::Clear() {
-  buffer_.resize(kBatchHeaderSize);
+  size_ = kBatchHeaderSize;
   count_ = 0;
   last_offset_delta_ = -1;
   base_timestamp_ = max_timestamp_ = kNoTimestamp;

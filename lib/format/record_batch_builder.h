@@ -6,6 +6,7 @@
 #define RUNNEL_FORMAT_RECORD_BATCH_BUILDER_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -33,19 +34,22 @@ class RecordBatchBuilder {
                               size_t reserve = 0);
 
   // Appends a record whose offset is the next one (base offset + records so far).
-  void Add(int64_t timestamp, std::optional<std::string_view> key,
-           std::optional<std::string_view> value, std::span<const RecordHeader> headers = {});
+  void Add(int64_t timestamp, const std::optional<std::string_view>& key,
+           const std::optional<std::string_view>& value,
+           std::span<const RecordHeader> headers = {}) {
+    AddWithOffsetDelta(last_offset_delta_ + 1, timestamp, key, value, headers);
+  }
   // Appends a record at an explicit offset delta, strictly greater than the previous one
   // (compacted batches have gaps).
   void AddWithOffsetDelta(int32_t offset_delta, int64_t timestamp,
-                          std::optional<std::string_view> key,
-                          std::optional<std::string_view> value,
+                          const std::optional<std::string_view>& key,
+                          const std::optional<std::string_view>& value,
                           std::span<const RecordHeader> headers = {});
 
   int32_t record_count() const { return count_; }
   bool empty() const { return count_ == 0; }
   // Bytes the batch takes if built now.
-  size_t size_in_bytes() const { return buffer_.size(); }
+  size_t size_in_bytes() const { return size_; }
   // Bytes a record would add to a batch, for deciding whether it still fits.
   static size_t RecordSize(int32_t offset_delta, int64_t timestamp_delta,
                            std::optional<std::string_view> key,
@@ -65,17 +69,20 @@ class RecordBatchBuilder {
 
   BatchOptions options_;
   int64_t base_offset_;
-  // Growing it leaves new bytes uninitialised: every byte is written before it is read,
-  // and zeroing each record's bytes first is a measurable part of building a batch.
-  struct UninitializedAllocator : std::allocator<uint8_t> {
-    template <typename U>
-    struct rebind {
-      using other = UninitializedAllocator;
-    };
-    void construct(uint8_t*) noexcept {}
-    void construct(uint8_t* p, uint8_t v) noexcept { *p = v; }
-  };
-  std::vector<uint8_t, UninitializedAllocator> buffer_;
+  // Makes room for `n` more bytes and returns where they go. The buffer is managed by
+  // hand rather than by a std::vector: every byte is written before it is read, and
+  // zeroing or bounds bookkeeping per record is a measurable part of building a batch.
+  uint8_t* Extend(size_t n) {
+    if (size_ + n > capacity_) Grow(size_ + n);
+    uint8_t* p = data_.get() + size_;
+    size_ += n;
+    return p;
+  }
+  void Grow(size_t needed);
+
+  std::unique_ptr<uint8_t[]> data_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
   int32_t count_ = 0;
   int32_t last_offset_delta_ = -1;
   int64_t base_timestamp_ = kNoTimestamp;
