@@ -14,6 +14,7 @@ items/s (records/s; buffers/s for Crc32c) with its MB/s and coefficient of varia
 the ratios the project is judged by, in records/s:
 
   PartitionLog/Append           / RawLimit/Write              goal >= 70%
+  PartitionLog/AppendBatches64  / RawLimit/Write              goal >= 70% (the producer's path)
   PartitionLog/SequentialRead   / RawLimit/Read               goal >= 70%
   PartitionLog/AppendSyncAlways / RawLimit/WriteFdatasync16K  (like for like, no goal)
 
@@ -30,6 +31,7 @@ import sys
 RATIOS = [
     # (numerator, denominator, goal or None)
     ("PartitionLog/Append", "RawLimit/Write", 0.70),
+    ("PartitionLog/AppendBatches64", "RawLimit/Write", 0.70),
     ("PartitionLog/SequentialRead", "RawLimit/Read", 0.70),
     ("PartitionLog/AppendSyncAlways", "RawLimit/WriteFdatasync16K", None),
 ]

@@ -143,6 +143,9 @@ class PosixFile final : public File {
     void* p = mmap(nullptr, length, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
                    fd_, 0);
     if (p == MAP_FAILED) return ErrnoStatus(errno, "mmap", path());
+    // Writable mappings are runnel's indexes, touched a few bytes at a time: without this,
+    // each first touch reads ahead (and zero-fills) many pages of preallocated file.
+    if (writable) madvise(p, length, MADV_RANDOM);
     return std::shared_ptr<MappedRegion>(
         std::make_shared<PosixMappedRegion>(static_cast<uint8_t*>(p), length, path()));
   }
