@@ -105,7 +105,8 @@ class Producer::Impl {
   std::deque<std::unique_ptr<Batch>> ready_;
   std::set<uint64_t> outstanding_;  // seqs of batches not yet completed
   uint64_t next_seq_ = 0;
-  int64_t buffered_ = 0;
+  int64_t buffered_ = 0;   // bytes of records queued or being appended
+  int64_t in_flight_ = 0;  // of those, the bytes the sender is appending now
   bool force_ = false;    // send open batches now (Flush, Close)
   bool closed_ = false;   // no more sends
   bool stopping_ = false; // the sender exits once idle
@@ -214,16 +215,21 @@ absl::Status Producer::Impl::Enqueue(const ProducerRecord& record, SendCallback&
   // Back-pressure: wait for the sender to free buffer.memory, up to max.block.ms.
   if (buffered_ + size > options_.buffer_memory) {
     const auto deadline = Clock::now() + Millis(options_.max_block_ms);
-    // What is buffered must go out now, lingering or not, to make room (as Kafka's
-    // producer sends everything once its buffer is exhausted).
-    force_ = true;
-    sender_cv_.notify_one();
-    if (!space_cv_.wait_until(lock, deadline, [&] {
-          return closed_ || buffered_ + size <= options_.buffer_memory;
-        })) {
-      return absl::ResourceExhaustedError(fmt::format(
-                      "buffer.memory of {} bytes of {} stayed full for max.block.ms {} ms",
-                      options_.buffer_memory, name_, options_.max_block_ms));
+    while (!closed_ && buffered_ + size > options_.buffer_memory) {
+      // Batches on their way free memory as they complete. If there are none, the
+      // buffer is all lingering batches: send them now (as Kafka's producer does once
+      // its buffer is exhausted). Forcing while others are on their way would only
+      // cut batches short.
+      if (ready_.empty() && in_flight_ == 0) {
+        force_ = true;
+        sender_cv_.notify_one();
+      }
+      if (space_cv_.wait_until(lock, deadline) == std::cv_status::timeout &&
+          buffered_ + size > options_.buffer_memory) {
+        return absl::ResourceExhaustedError(fmt::format(
+            "buffer.memory of {} bytes of {} stayed full for max.block.ms {} ms",
+            options_.buffer_memory, name_, options_.max_block_ms));
+      }
     }
     if (closed_) {
       return absl::FailedPreconditionError(fmt::format("{} is closed", name_));
@@ -296,11 +302,13 @@ void Producer::Impl::SenderLoop() {
       }
     }
     force_ = false;
+    for (const auto& b : batches) in_flight_ += b->reserved;
     lock.unlock();
     Process(batches);
     lock.lock();
     for (const auto& b : batches) {
       buffered_ -= b->reserved;
+      in_flight_ -= b->reserved;
       outstanding_.erase(b->seq);
     }
     space_cv_.notify_all();
