@@ -273,7 +273,13 @@ absl::Status BrokerCore::DeleteTopic(std::string_view name) {
   topic->stale.store(true);
   // The topic is gone from the table: every partition refuses appends and releases its
   // waiters before any file is touched, so a failure below cannot leave one behind.
-  for (const auto& p : topic->partitions) p->MarkDeleted();
+  // Abandoning the logs also stops the background thread or a producer from acting on
+  // the old files (retention, a roll, a checkpoint) once a new topic of the same name
+  // may own the directory.
+  for (const auto& p : topic->partitions) {
+    p->MarkDeleted();
+    p->log().Abandon();
+  }
   // Readers and producers still holding a partition keep its files open; the data goes
   // when they let go. What a failure here leaves, Open removes.
   absl::Status first;

@@ -201,11 +201,16 @@ absl::Status Producer::Impl::Enqueue(const ProducerRecord& record, SendCallback&
                     "record of {} bytes exceeds max.request.size {} of {}", size,
                     options_.max_request_size, name_));
   }
-  if (batch_bytes > (*topic)->config.max_message_bytes) {
+  // A batch must fit max.message.bytes and a segment; name whichever limit is smaller.
+  const bool segment_smaller =
+      (*topic)->config.segment_bytes < (*topic)->config.max_message_bytes;
+  const int64_t topic_limit =
+      segment_smaller ? (*topic)->config.segment_bytes : (*topic)->config.max_message_bytes;
+  if (batch_bytes > topic_limit) {
     return absl::InvalidArgumentError(fmt::format(
-                    "record of {} bytes (in a batch of {}) exceeds max.message.bytes {} for "
-                    "topic \"{}\"",
-                    size, batch_bytes, (*topic)->config.max_message_bytes, (*topic)->name));
+        "record of {} bytes (in a batch of {}) exceeds {} {} for topic \"{}\"", size,
+        batch_bytes, segment_smaller ? "segment.bytes" : "max.message.bytes", topic_limit,
+        (*topic)->name));
   }
   if (size > options_.buffer_memory) {
     return absl::InvalidArgumentError(fmt::format(
@@ -238,8 +243,7 @@ absl::Status Producer::Impl::Enqueue(const ProducerRecord& record, SendCallback&
 
   internal::Partition* target = (*topic)->partitions[static_cast<size_t>(*partition)].get();
   // A batch is one append, so it must also fit the topic's max.message.bytes.
-  const int64_t batch_limit =
-      std::min<int64_t>(options_.batch_size, (*topic)->config.max_message_bytes);
+  const int64_t batch_limit = std::min<int64_t>(options_.batch_size, topic_limit);
   auto it = open_.find(target);
   if (it != open_.end() &&
       static_cast<int64_t>(it->second->builder.size_in_bytes()) + size > batch_limit) {

@@ -351,7 +351,8 @@ PartitionLog::AppendResult PartitionLog::AppendBatches(
     for (size_t i = 0; i < batches.size();) {
       if (ShouldRoll(*segments()->back(), 0, 0, log_end_offset(), headers[i], batches[i].size(),
                      now)) {
-        if (result.status = RollLocked(now); !result.status.ok()) return result;
+        // Batches of earlier groups may be written already: fall through to publish them.
+        if (result.status = RollLocked(now); !result.status.ok()) break;
       }
       // As many batches as the active segment takes, written with one system call.
       const std::shared_ptr<Segment> active = segments()->back();
@@ -413,9 +414,16 @@ PartitionLog::AppendResult PartitionLog::AppendBatches(
 absl::Status PartitionLog::Flush() {
   const int64_t target = log_end_offset();
   std::lock_guard<std::mutex> lock(flush_mu_);
-  RUNNEL_RETURN_IF_ERROR(health());
+  RUNNEL_RETURN_IF_ERROR(CheckWritable());
   if (flushed_offset() >= target) return absl::OkStatus();  // another flush covered us
   return FlushLocked();
+}
+
+void PartitionLog::Abandon() {
+  std::lock_guard<std::mutex> append_lock(append_mu_);
+  std::lock_guard<std::mutex> flush_lock(flush_mu_);
+  std::lock_guard<std::mutex> lock(state_mu_);
+  closed_ = true;
 }
 
 absl::Status PartitionLog::FlushIfDue() {
@@ -428,7 +436,9 @@ absl::Status PartitionLog::FlushIfDue() {
 
 absl::Status PartitionLog::FlushLocked() {
   RUNNEL_RETURN_IF_ERROR(health());
-  // Everything below `end` was written before log_end_ was published.
+  // Everything below `end` was written before log_end_ was published. Records appended
+  // while this flush runs stay counted for the next one.
+  const int64_t pending_messages = messages_since_flush_.load();
   const int64_t end = log_end_offset();
   const std::shared_ptr<const SegmentList> list = segments();
   const int64_t flushed = flushed_offset();
@@ -437,7 +447,7 @@ absl::Status PartitionLog::FlushLocked() {
       if (absl::Status st = seg->Flush(); !st.ok()) return Fail(st, "an fsync");
     }
   }
-  messages_since_flush_.store(0);
+  messages_since_flush_.fetch_sub(pending_messages);
   last_flush_ms_.store(env_->NowMillis());
   flushed_.store(end, std::memory_order_release);
   if (config_.sync == SyncPolicy::kAlways) PublishVisible(end);

@@ -99,6 +99,11 @@ class PartitionLog {
   // Flushes, trims the active segment's indexes and records a clean shutdown, so the next
   // Open skips the recovery scan. Later calls fail with FailedPrecondition.
   absl::Status Close();
+  // Closes without touching the files: every later append, flush, roll, retention or
+  // truncation fails with FailedPrecondition. For a partition whose directory is about to
+  // be deleted (and perhaps made again by a new topic of the same name). Waits for an
+  // operation in progress to finish.
+  void Abandon();
 
   // Appends one RecordBatch v2 (as RecordBatchBuilder builds it), assigning its offsets
   // from the log end: the batch's baseOffset (and, under LogAppendTime, its timestamp) is
@@ -127,7 +132,9 @@ class PartitionLog {
   // The first visible record whose timestamp is >= `timestamp` (Kafka's
   // offsetsForTimes), nullopt if there is none.
   absl::StatusOr<std::optional<TimestampOffset>> OffsetForTimestamp(int64_t timestamp) const;
-  // Removes every batch holding an offset >= `offset` (Kafka's truncateTo).
+  // Removes every batch holding an offset >= `offset` (Kafka's truncateTo). Readers
+  // holding slices keep them; a Read running at the same moment may not, so do not
+  // truncate while other threads read this partition.
   absl::Status TruncateTo(int64_t offset);
   // Starts a new segment now, if the active one holds anything.
   absl::Status Roll();

@@ -397,5 +397,35 @@ TEST_CASE("FindOrCreateTopic without auto.create.topics.enable is NotFound", "[b
   REQUIRE_OK((*core)->Close());
 }
 
+// Regression: a deleted topic's partition logs stayed open and writable, holding the old
+// directory path; once a new topic of the same name made that directory again, retention
+// (or a roll, or a recovery checkpoint) on the old log acted on the new topic's files.
+TEST_CASE("A deleted topic's old partition cannot touch a new topic of the same name",
+          "[topic][delete][regression]") {
+  TempDir tmp;
+  auto core = internal::BrokerCore::Open(io::PosixEnv(), tmp.path(), BrokerOptions{});
+  REQUIRE_OK(core);
+  REQUIRE_OK((*core)->CreateTopic("t", 1, SmallConfig()));
+  auto old_topic = (*core)->FindTopic("t");
+  REQUIRE_OK(old_topic);
+  REQUIRE_OK(AppendTo(**old_topic, 0, 3));  // records from 1970: expired by retention.ms
+  REQUIRE_OK((*core)->DeleteTopic("t"));
+  REQUIRE_OK((*core)->CreateTopic("t", 1, SmallConfig()));
+  auto new_topic = (*core)->FindTopic("t");
+  REQUIRE_OK(new_topic);
+  REQUIRE_OK(AppendTo(**new_topic, 0, 2));
+  storage::PartitionLog& old_log = (*old_topic)->partitions[0]->log();
+  CHECK(old_log.EnforceRetention().status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(old_log.Flush().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(old_log.Roll().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(AppendTo(**old_topic, 0, 1).status().code() == absl::StatusCode::kNotFound);
+  const std::string dir = tmp.Sub("t-0");
+  CHECK(fs::exists(dir + "/00000000000000000000.log"));
+  auto got = testing::ReadAll((*new_topic)->partitions[0]->log());
+  REQUIRE_OK(got);
+  CHECK(got->size() == 2);
+  REQUIRE_OK((*core)->Close());
+}
+
 }  // namespace
 }  // namespace runnel

@@ -249,6 +249,33 @@ TEST_CASE("FullDiskOnRoll: no room for a new segment's index leaves the old one 
   CHECK(*got == all);
 }
 
+// Regression: a roll failing part way through AppendBatches returned before publishing
+// the batches already written, so they were acknowledged but stayed invisible.
+TEST_CASE("RollFailureInAppendBatches: the batches before it are written and visible",
+          "[fault][regression]") {
+  TempDir tmp;
+  FaultEnv env;
+  LogConfig config = SmallDurableConfig();
+  config.sync = SyncPolicy::kNone;
+  auto log = PartitionLog::Open(&env, tmp.path(), config);
+  REQUIRE_OK(log);
+  std::vector<std::vector<uint8_t>> built;
+  for (int b = 0; b < 6; ++b) built.push_back(testing::MakeBatch(MakeRecords(2, b * 2, 150)));
+  std::vector<std::span<uint8_t>> spans(built.begin(), built.end());
+  // The first roll in this call cannot create its segment.
+  env.FailNth(FaultOp::kOpen, 1, FaultEnv::NoSpace(tmp.path(), "open"), false, ".log");
+  const PartitionLog::AppendResult result = (*log)->AppendBatches(spans);
+  CHECK(result.status.code() == absl::StatusCode::kResourceExhausted);
+  REQUIRE(!result.appended.empty());
+  REQUIRE(result.appended.size() < built.size());
+  const int64_t end = result.appended.back().last_offset + 1;
+  CHECK((*log)->log_end_offset() == end);
+  CHECK((*log)->visible_offset() == end);
+  auto got = ReadAll(**log);
+  REQUIRE_OK(got);
+  CHECK(static_cast<int64_t>(got->size()) == end);
+}
+
 TEST_CASE("OpenErrors: failing to open a segment fails Open with the file named", "[fault]") {
   TempDir tmp;
   {
