@@ -551,6 +551,10 @@ absl::Status PartitionLog::TruncateTo(int64_t offset) {
   for (const auto& seg : drop) {
     if (absl::Status st = DeleteSegmentFiles(*seg); !st.ok()) return Fail(st, "a truncation");
   }
+  // Dropped segments must not come back after a crash, ahead of what is appended next.
+  if (!drop.empty()) {
+    if (absl::Status st = env_->SyncDir(dir_); !st.ok()) return Fail(st, "a truncation");
+  }
   log_end_.store(end);
   flushed_.store(std::min(flushed_offset(), end));
   if (visible_offset() > end) PublishVisible(end);

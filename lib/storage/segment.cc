@@ -349,6 +349,7 @@ absl::Status Segment::TruncateTo(int64_t offset) {
       RUNNEL_RETURN_IF_ERROR(copy->Sync());
     }
     RUNNEL_RETURN_IF_ERROR(env_->Rename(tmp, log_path_));
+    RUNNEL_RETURN_IF_ERROR(env_->SyncDir(dir_));  // or a crash could bring the old file back
     RUNNEL_ASSIGN_OR_RETURN(log_, env_->OpenFile(log_path_, io::OpenMode::kReadWrite));
     {
       std::lock_guard<std::mutex> lock(region_mu_);
@@ -357,6 +358,7 @@ absl::Status Segment::TruncateTo(int64_t offset) {
     RUNNEL_RETURN_IF_ERROR(EnsureMapped(pos));
   } else {
     RUNNEL_RETURN_IF_ERROR(log_->Truncate(pos));
+    RUNNEL_RETURN_IF_ERROR(log_->Sync());  // the cut must be durable before appends follow
   }
   // Recompute the largest timestamp from what is left.
   int64_t max_ts = -1;
