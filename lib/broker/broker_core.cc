@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "util/formatters.h"
+#include "util/strings.h"
 #include "util/status_macros.h"
 
 namespace runnel::internal {
@@ -13,10 +14,6 @@ namespace {
 
 constexpr std::string_view kLockFileName = ".lock";
 constexpr std::string_view kDeleteSuffix = "-delete";
-
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
 
 // "<anything>-<digits>": the shape of a partition directory.
 bool LooksLikePartitionDir(std::string_view name) {

@@ -18,14 +18,12 @@ std::string JoinPath(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
 }
 
-namespace {
 std::string DirName(const std::string& path) {
   const size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
   if (slash == 0) return "/";
   return path.substr(0, slash);
 }
-}  // namespace
 
 absl::Status WriteFileAtomically(Env* env, const std::string& path,
                                  std::span<const uint8_t> contents) {

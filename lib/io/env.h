@@ -111,6 +111,8 @@ Env* PosixEnv();
 
 // "<dir>/<name>", the one place paths are joined.
 std::string JoinPath(const std::string& dir, const std::string& name);
+// The directory part of `path`: "." for a bare name, "/" for a top-level one.
+std::string DirName(const std::string& path);
 
 // Writes `contents` to `path` so that a crash leaves the old or the new file, never a
 // mix: temp file, write, fsync, rename, fsync of the directory.

@@ -190,8 +190,7 @@ class PosixEnvImpl final : public Env {
     }
     if (mkdir(path.c_str(), 0755) == 0) {
       // A new directory's entry lives in its parent: make it durable there too.
-      const size_t slash = path.find_last_of('/');
-      RUNNEL_RETURN_IF_ERROR(SyncDir(slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash)));
+      RUNNEL_RETURN_IF_ERROR(SyncDir(DirName(path)));
     } else if (errno != EEXIST) {
       return ErrnoStatus(errno, "create directory", path);
     }

@@ -9,14 +9,11 @@
 #include "storage/checkpoint.h"
 #include "storage/file_names.h"
 #include "util/formatters.h"
+#include "util/strings.h"
 #include "util/status_macros.h"
 
 namespace runnel::storage {
 namespace {
-
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
 
 std::string BaseName(const std::string& dir) {
   std::string d = dir;
@@ -349,13 +346,13 @@ PartitionLog::AppendResult PartitionLog::AppendBatches(
     const int64_t now = env_->NowMillis();
     std::vector<std::span<const uint8_t>> group;
     for (size_t i = 0; i < batches.size();) {
-      if (ShouldRoll(*segments()->back(), 0, 0, log_end_offset(), headers[i], batches[i].size(),
-                     now)) {
+      std::shared_ptr<Segment> active = segments()->back();
+      if (ShouldRoll(*active, 0, 0, log_end_offset(), headers[i], batches[i].size(), now)) {
         // Batches of earlier groups may be written already: fall through to publish them.
         if (result.status = RollLocked(now); !result.status.ok()) break;
+        active = segments()->back();
       }
       // As many batches as the active segment takes, written with one system call.
-      const std::shared_ptr<Segment> active = segments()->back();
       const size_t first = i;
       uint64_t group_bytes = 0;
       int64_t next = log_end_offset();
