@@ -1,7 +1,7 @@
 // Producer throughput beside the raw limit, in one run (issue: "Topics, the data
 // directory, and the Producer").
 //
-//   build/bench/runnel_produce_bench [--repetitions R] [--megabytes M] [--quick]
+//   build/bench/runnel_produce_bench [--repetitions R] [--megabytes M] [--filter TEXT] [--quick]
 //
 // For 100-byte and 1 KiB values (16-byte keys), 1 and 2 producer threads (a Producer
 // each), 1 and 8 partitions, and sync.policy none and always, it sends keyed records
@@ -119,21 +119,25 @@ int Main(int argc, char** argv) {
   int repetitions = 3;
   uint64_t megabytes = 256;
   uint64_t durable_megabytes = 32;
+  std::string filter;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--repetitions" && i + 1 < argc) {
       repetitions = std::max(1, std::atoi(argv[++i]));
     } else if (arg == "--megabytes" && i + 1 < argc) {
       megabytes = std::max(1, std::atoi(argv[++i]));
+    } else if (arg == "--filter" && i + 1 < argc) {
+      filter = argv[++i];
     } else if (arg == "--quick") {
       repetitions = 1;
       megabytes = 32;
       durable_megabytes = 4;
     } else {
       std::fprintf(stderr,
-                   "usage: %s [--repetitions R] [--megabytes M] [--quick]\n"
+                   "usage: %s [--repetitions R] [--megabytes M] [--filter TEXT] [--quick]\n"
                    "  R runs of each case (default 3, medians printed); M MiB per run without\n"
-                   "  fsync (default 256; durable runs write 32).\n",
+                   "  fsync (default 256; durable runs write 32); only the cases whose name\n"
+                   "  contains TEXT, e.g. \"100B 1thr 1part sync=none\".\n",
                    argv[0]);
       return 2;
     }
@@ -145,6 +149,10 @@ int Main(int argc, char** argv) {
       for (int threads : {1, 2}) {
         for (int partitions : {1, 8}) {
           const Config c{value_size, threads, partitions, sync};
+          const std::string name =
+              fmt::format("{}B {}thr {}part sync={}", value_size, threads, partitions,
+                          sync == SyncPolicy::kNone ? "none" : "always");
+          if (name.find(filter) == std::string::npos) continue;
           const uint64_t total = (sync == SyncPolicy::kAlways ? durable_megabytes : megabytes) * kMiB;
           std::vector<double> ours, ours_mb, raw, raw_mb;
           for (int r = 0; r < repetitions; ++r) {
@@ -159,9 +167,6 @@ int Main(int argc, char** argv) {
             raw.push_back(l->records_per_second);
             raw_mb.push_back(l->megabytes_per_second);
           }
-          const std::string name =
-              fmt::format("{}B {}thr {}part sync={}", value_size, threads, partitions,
-                          sync == SyncPolicy::kNone ? "none" : "always");
           std::printf("%-34s %12.0f %9.0f %12.0f %9.0f %6.0f%%\n", name.c_str(), Median(ours),
                       Median(ours_mb), Median(raw), Median(raw_mb),
                       100.0 * Median(ours) / Median(raw));

@@ -30,8 +30,11 @@
 
 namespace runnel {
 
+class Broker;
 namespace internal {
 class BrokerCore;
+// For runnel's own tests and tools: a Broker over a core opened on another io::Env.
+std::unique_ptr<Broker> WrapBrokerCore(std::shared_ptr<BrokerCore> core);
 }  // namespace internal
 
 struct BrokerOptions {
@@ -96,6 +99,7 @@ class RUNNEL_EXPORT Broker {
   const std::shared_ptr<internal::BrokerCore>& core() const { return core_; }
 
  private:
+  friend std::unique_ptr<Broker> internal::WrapBrokerCore(std::shared_ptr<internal::BrokerCore>);
   explicit Broker(std::shared_ptr<internal::BrokerCore> core);
   std::shared_ptr<internal::BrokerCore> core_;
 };

@@ -8,11 +8,15 @@ namespace runnel {
 
 Broker::Broker(std::shared_ptr<internal::BrokerCore> core) : core_(std::move(core)) {}
 
+std::unique_ptr<Broker> internal::WrapBrokerCore(std::shared_ptr<BrokerCore> core) {
+  return std::unique_ptr<Broker>(new Broker(std::move(core)));
+}
+
 absl::StatusOr<std::unique_ptr<Broker>> Broker::Open(const std::string& dir,
                                                      const BrokerOptions& options) {
   RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<internal::BrokerCore> core,
                           internal::BrokerCore::Open(io::PosixEnv(), dir, options));
-  return std::unique_ptr<Broker>(new Broker(std::move(core)));
+  return internal::WrapBrokerCore(std::move(core));
 }
 
 Broker::~Broker() {

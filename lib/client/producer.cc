@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -64,7 +65,7 @@ class Producer::Impl {
   ~Impl() { Close().IgnoreError(); }
 
   // Queues the record; on failure returns why and leaves `callback` to the caller, who
-  // runs it outside the producer's lock.
+  // runs it outside the producer's locks.
   absl::Status Enqueue(const ProducerRecord& record, SendCallback& callback, bool urgent);
   absl::Status Flush();
   absl::Status Close();
@@ -85,44 +86,88 @@ class Producer::Impl {
     int64_t reserved = 0;  // bytes of buffer.memory this batch holds
     uint64_t seq = 0;
   };
+  using OpenMap = std::unordered_map<internal::Partition*, std::unique_ptr<Batch>>;
 
   absl::StatusOr<int32_t> ChoosePartition(const internal::Topic& topic,
                                           const ProducerRecord& record);
-  absl::StatusOr<std::shared_ptr<internal::Topic>> Lookup(std::string_view topic);
-  void MakeReady(std::unordered_map<internal::Partition*, std::unique_ptr<Batch>>::iterator it);
+  absl::StatusOr<internal::Topic*> Lookup(std::string_view topic);
+  // Takes `size` bytes of buffer.memory, waiting up to max.block.ms for them.
+  absl::Status Reserve(int64_t size);
+  void Unreserve(int64_t size);
+  std::unique_ptr<Batch> NewBatch(internal::Topic* topic, int32_t partition);
+  void MakeReady(OpenMap::iterator it);
+  // Moves the ready batches, then the open batches whose linger.ms is up (all of them if
+  // `all`), to `out`, and returns when the next one will be due. Takes mu_ and queue_mu_.
+  Clock::time_point TakeLingering(bool all, std::vector<std::unique_ptr<Batch>>& out);
   void SenderLoop();
+  // Tells the sender there is work; a system call only when it is asleep. Under queue_mu_.
+  void WakeSender() {
+    if (sender_sleeping_) sender_cv_.notify_one();
+  }
   void Process(std::vector<std::unique_ptr<Batch>>& batches);
 
   const std::shared_ptr<internal::BrokerCore> broker_;
   ProducerOptions options_;
   std::string name_ = "producer";
 
-  std::mutex mu_;
+  // Two locks, so that the sender hardly ever takes the one every Send takes: a lock
+  // shared per record with another core is a cache line that moves on every record.
+  // mu_, the Send side: the batches being filled and how records find them.
+  std::mutex mu_;  // taken before queue_mu_
+  OpenMap open_;
+  uint64_t next_seq_ = 0;
+  bool closed_ = false;  // no more sends
+  std::map<std::string, std::shared_ptr<internal::Topic>, std::less<>> topics_;
+  internal::Topic* last_topic_ = nullptr;  // the last one looked up: most sends repeat it
+  std::unordered_map<const internal::Topic*, int32_t> sticky_;
+  uint64_t rng_ = std::random_device{}() | 1;  // xorshift: any non-zero start
+
+  // queue_mu_, the hand-off: full batches on their way to the sender, and completions.
+  std::mutex queue_mu_;
   std::condition_variable sender_cv_;  // work for the sender
   std::condition_variable space_cv_;   // buffer.memory freed
   std::condition_variable done_cv_;    // batches completed
-  std::unordered_map<internal::Partition*, std::unique_ptr<Batch>> open_;
   std::deque<std::unique_ptr<Batch>> ready_;
+  // Sent batches kept for reuse, as many as buffer.memory holds (Kafka's BufferPool): a
+  // fresh batch.size buffer per batch costs a malloc and, once glibc has returned the
+  // memory, a page fault per 4 KiB, more than filling it.
+  std::vector<std::unique_ptr<Batch>> free_;
+  const size_t max_free_ = static_cast<size_t>(
+      std::max<int64_t>(1, options_.buffer_memory / (options_.batch_size + 1024)));
   std::set<uint64_t> outstanding_;  // seqs of batches not yet completed
-  uint64_t next_seq_ = 0;
-  int64_t buffered_ = 0;   // bytes of records queued or being appended
-  int64_t in_flight_ = 0;  // of those, the bytes the sender is appending now
-  bool force_ = false;    // send open batches now (Flush, Close)
-  bool closed_ = false;   // no more sends
-  bool stopping_ = false; // the sender exits once idle
-  std::map<std::string, std::shared_ptr<internal::Topic>, std::less<>> topics_;
-  std::unordered_map<const internal::Topic*, int32_t> sticky_;
-  uint64_t rng_ = std::random_device{}() | 1;  // xorshift: any non-zero start
+  int64_t in_flight_ = 0;  // bytes the sender is appending now
+  // The earliest linger deadline of an open batch the sender may not have seen.
+  Clock::time_point linger_due_ = Clock::time_point::max();
+  bool force_ = false;     // send open batches now (Flush, Close, a full buffer)
+  bool stopping_ = false;  // the sender exits once idle
+  bool sender_sleeping_ = false;  // waiting on sender_cv_
+
+  // Bytes of records reserved, queued or being appended: Send reserves, the sender frees.
+  std::atomic<int64_t> buffered_{0};
   std::thread sender_;
 };
 
-absl::StatusOr<std::shared_ptr<internal::Topic>> Producer::Impl::Lookup(std::string_view name) {
+// Returns a pointer, not a copy of the shared_ptr: topics_ keeps the topic alive while
+// mu_ is held, and a reference count bumped per record is a cache line that every
+// producer thread and the sender would fight over.
+absl::StatusOr<internal::Topic*> Producer::Impl::Lookup(std::string_view name) {
+  if (last_topic_ != nullptr && last_topic_->name == name &&
+      !last_topic_->stale.load(std::memory_order_relaxed)) {
+    return last_topic_;
+  }
   auto it = topics_.find(name);
-  if (it != topics_.end() && !it->second->stale.load(std::memory_order_relaxed)) return it->second;
-  RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<internal::Topic> topic, broker_->FindOrCreateTopic(name));
-  if (it != topics_.end()) sticky_.erase(it->second.get());  // the stale topic's
-  topics_[std::string(name)] = topic;
-  return topic;
+  if (it == topics_.end() || it->second->stale.load(std::memory_order_relaxed)) {
+    RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<internal::Topic> topic,
+                            broker_->FindOrCreateTopic(name));
+    if (it != topics_.end()) {
+      sticky_.erase(it->second.get());  // the stale topic's
+      it->second = std::move(topic);
+    } else {
+      it = topics_.emplace(std::string(name), std::move(topic)).first;
+    }
+  }
+  last_topic_ = it->second.get();
+  return last_topic_;
 }
 
 absl::StatusOr<int32_t> Producer::Impl::ChoosePartition(const internal::Topic& topic,
@@ -150,10 +195,75 @@ absl::StatusOr<int32_t> Producer::Impl::ChoosePartition(const internal::Topic& t
   return p;
 }
 
-// Moves an open batch to the sender's queue. A full sticky batch moves the topic's sticky
-// partition on, as Kafka's BuiltInPartitioner does.
-void Producer::Impl::MakeReady(
-    std::unordered_map<internal::Partition*, std::unique_ptr<Batch>>::iterator it) {
+absl::Status Producer::Impl::Reserve(int64_t size) {
+  // Lock-free while there is room: one atomic add per record.
+  int64_t now = buffered_.load(std::memory_order_relaxed);
+  while (now + size <= options_.buffer_memory) {
+    if (buffered_.compare_exchange_weak(now, now + size, std::memory_order_relaxed)) {
+      return absl::OkStatus();
+    }
+  }
+  // Back-pressure: wait for the sender to free buffer.memory, up to max.block.ms.
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  const auto deadline = Clock::now() + Millis(options_.max_block_ms);
+  while (true) {
+    if (stopping_) return absl::FailedPreconditionError(fmt::format("{} is closed", name_));
+    now = buffered_.load(std::memory_order_relaxed);
+    if (now + size <= options_.buffer_memory) {
+      if (buffered_.compare_exchange_weak(now, now + size, std::memory_order_relaxed)) {
+        return absl::OkStatus();
+      }
+      continue;
+    }
+    // Batches on their way free memory as they complete. If there are none, the buffer
+    // is all lingering batches: send them now (as Kafka's producer does once its buffer is
+    // exhausted). Forcing while others are on their way would only cut batches short.
+    if (ready_.empty() && in_flight_ == 0) {
+      force_ = true;
+      WakeSender();
+    }
+    if (space_cv_.wait_until(lock, deadline) == std::cv_status::timeout &&
+        buffered_.load(std::memory_order_relaxed) + size > options_.buffer_memory) {
+      return absl::ResourceExhaustedError(fmt::format(
+          "buffer.memory of {} bytes of {} stayed full for max.block.ms {} ms",
+          options_.buffer_memory, name_, options_.max_block_ms));
+    }
+  }
+}
+
+void Producer::Impl::Unreserve(int64_t size) {
+  buffered_.fetch_sub(size, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  space_cv_.notify_all();
+}
+
+// Under mu_.
+std::unique_ptr<Producer::Impl::Batch> Producer::Impl::NewBatch(internal::Topic* topic,
+                                                                 int32_t partition) {
+  std::unique_ptr<Batch> batch;
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  if (!free_.empty()) {
+    batch = std::move(free_.back());
+    free_.pop_back();
+  } else {
+    batch = std::make_unique<Batch>(static_cast<size_t>(options_.batch_size));
+  }
+  batch->topic = topics_.find(topic->name)->second;
+  batch->partition = topic->partitions[static_cast<size_t>(partition)];
+  batch->created = Clock::now();
+  batch->seq = next_seq_++;
+  outstanding_.insert(batch->seq);
+  const Clock::time_point due = batch->created + Millis(options_.linger_ms);
+  if (due < linger_due_) {
+    linger_due_ = due;
+    WakeSender();  // an earlier deadline than it sleeps until
+  }
+  return batch;
+}
+
+// Moves an open batch to the sender's queue. Under mu_. A full sticky batch moves the
+// topic's sticky partition on, as Kafka's BuiltInPartitioner does.
+void Producer::Impl::MakeReady(OpenMap::iterator it) {
   Batch& batch = *it->second;
   auto sticky = sticky_.find(batch.topic.get());
   if (sticky != sticky_.end() && sticky->second == batch.partition->id().partition) {
@@ -164,9 +274,11 @@ void Producer::Impl::MakeReady(
           (static_cast<uint64_t>(sticky->second) + 1 + rng_ % (n - 1)) % n);
     }
   }
-  ready_.push_back(std::move(it->second));
+  std::unique_ptr<Batch> ready = std::move(it->second);
   open_.erase(it);
-  sender_cv_.notify_one();
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  ready_.push_back(std::move(ready));
+  WakeSender();
 }
 
 absl::Status Producer::Impl::Enqueue(const ProducerRecord& record, SendCallback& callback,
@@ -183,15 +295,6 @@ absl::Status Producer::Impl::Enqueue(const ProducerRecord& record, SendCallback&
     headers.reserve(record.headers.size());
     for (const Header& h : record.headers) headers.push_back({h.key, h.value});
   }
-  std::unique_lock<std::mutex> lock(mu_);
-  if (closed_) {
-    return absl::FailedPreconditionError(fmt::format("{} is closed", name_));
-  }
-  absl::StatusOr<std::shared_ptr<internal::Topic>> topic = Lookup(record.topic);
-  if (!topic.ok()) return topic.status();
-  absl::StatusOr<int32_t> partition = ChoosePartition(**topic, record);
-  if (!partition.ok()) return partition.status();
-
   // Sized as the last record of a full batch could be: the largest deltas.
   const auto size = static_cast<int64_t>(format::RecordBatchBuilder::RecordSize(
       INT32_MAX, INT64_MIN, record.key, record.value, headers));
@@ -201,44 +304,34 @@ absl::Status Producer::Impl::Enqueue(const ProducerRecord& record, SendCallback&
                     "record of {} bytes exceeds max.request.size {} of {}", size,
                     options_.max_request_size, name_));
   }
+  if (size > options_.buffer_memory) {
+    return absl::InvalidArgumentError(fmt::format(
+                    "record of {} bytes exceeds buffer.memory {} of {}", size,
+                    options_.buffer_memory, name_));
+  }
+  RUNNEL_RETURN_IF_ERROR(Reserve(size));
+
+  std::unique_lock<std::mutex> lock(mu_);
+  auto fail = [&](absl::Status status) {
+    lock.unlock();
+    Unreserve(size);
+    return status;
+  };
+  if (closed_) return fail(absl::FailedPreconditionError(fmt::format("{} is closed", name_)));
+  absl::StatusOr<internal::Topic*> topic = Lookup(record.topic);
+  if (!topic.ok()) return fail(topic.status());
+  absl::StatusOr<int32_t> partition = ChoosePartition(**topic, record);
+  if (!partition.ok()) return fail(partition.status());
   // A batch must fit max.message.bytes and a segment; name whichever limit is smaller.
   const bool segment_smaller =
       (*topic)->config.segment_bytes < (*topic)->config.max_message_bytes;
   const int64_t topic_limit =
       segment_smaller ? (*topic)->config.segment_bytes : (*topic)->config.max_message_bytes;
   if (batch_bytes > topic_limit) {
-    return absl::InvalidArgumentError(fmt::format(
+    return fail(absl::InvalidArgumentError(fmt::format(
         "record of {} bytes (in a batch of {}) exceeds {} {} for topic \"{}\"", size,
         batch_bytes, segment_smaller ? "segment.bytes" : "max.message.bytes", topic_limit,
-        (*topic)->name));
-  }
-  if (size > options_.buffer_memory) {
-    return absl::InvalidArgumentError(fmt::format(
-                    "record of {} bytes exceeds buffer.memory {} of {}", size,
-                    options_.buffer_memory, name_));
-  }
-  // Back-pressure: wait for the sender to free buffer.memory, up to max.block.ms.
-  if (buffered_ + size > options_.buffer_memory) {
-    const auto deadline = Clock::now() + Millis(options_.max_block_ms);
-    while (!closed_ && buffered_ + size > options_.buffer_memory) {
-      // Batches on their way free memory as they complete. If there are none, the
-      // buffer is all lingering batches: send them now (as Kafka's producer does once
-      // its buffer is exhausted). Forcing while others are on their way would only
-      // cut batches short.
-      if (ready_.empty() && in_flight_ == 0) {
-        force_ = true;
-        sender_cv_.notify_one();
-      }
-      if (space_cv_.wait_until(lock, deadline) == std::cv_status::timeout &&
-          buffered_ + size > options_.buffer_memory) {
-        return absl::ResourceExhaustedError(fmt::format(
-            "buffer.memory of {} bytes of {} stayed full for max.block.ms {} ms",
-            options_.buffer_memory, name_, options_.max_block_ms));
-      }
-    }
-    if (closed_) {
-      return absl::FailedPreconditionError(fmt::format("{} is closed", name_));
-    }
+        (*topic)->name)));
   }
 
   internal::Partition* target = (*topic)->partitions[static_cast<size_t>(*partition)].get();
@@ -250,71 +343,107 @@ absl::Status Producer::Impl::Enqueue(const ProducerRecord& record, SendCallback&
     MakeReady(it);
     it = open_.end();
   }
-  if (it == open_.end()) {
-    auto batch = std::make_unique<Batch>(static_cast<size_t>(options_.batch_size));
-    batch->topic = *topic;
-    batch->partition = (*topic)->partitions[static_cast<size_t>(*partition)];
-    batch->created = Clock::now();
-    batch->seq = next_seq_++;
-    outstanding_.insert(batch->seq);
-    it = open_.emplace(target, std::move(batch)).first;
-    sender_cv_.notify_one();  // a new linger deadline
-  }
+  if (it == open_.end()) it = open_.emplace(target, NewBatch(*topic, *partition)).first;
   Batch& batch = *it->second;
   if (callback) batch.pending.push_back({batch.builder.record_count(), timestamp, std::move(callback)});
   batch.builder.Add(timestamp, record.key, record.value, headers);
   batch.reserved += size;
-  buffered_ += size;
+  // With linger.ms 0 the batch is due at once, but records sent while the sender is busy
+  // still join it, as in Kafka.
   if (urgent || static_cast<int64_t>(batch.builder.size_in_bytes()) >= batch_limit) {
     MakeReady(it);
-  } else if (options_.linger_ms == 0) {
-    sender_cv_.notify_one();
   }
   return absl::OkStatus();
 }
 
+Clock::time_point Producer::Impl::TakeLingering(bool all,
+                                                std::vector<std::unique_ptr<Batch>>& out) {
+  const auto linger = Millis(options_.linger_ms);
+  const Clock::time_point now = Clock::now();
+  Clock::time_point next = Clock::time_point::max();
+  std::lock_guard<std::mutex> lock(mu_);
+  {
+    // Batches made ready since the caller emptied ready_ go first: each partition's
+    // batches must reach its log in the order they were filled.
+    std::lock_guard<std::mutex> queue_lock(queue_mu_);
+    for (auto& b : ready_) out.push_back(std::move(b));
+    ready_.clear();
+  }
+  for (auto it = open_.begin(); it != open_.end();) {
+    if (all || it->second->created + linger <= now) {
+      out.push_back(std::move(it->second));
+      it = open_.erase(it);
+    } else {
+      next = std::min(next, it->second->created + linger);
+      ++it;
+    }
+  }
+  return next;
+}
+
 void Producer::Impl::SenderLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  std::vector<std::unique_ptr<Batch>> batches;
   while (true) {
-    const auto linger = Millis(options_.linger_ms);
-    auto due = [&] {
-      if (!ready_.empty() || force_) return true;
-      for (const auto& [p, b] : open_) {
-        if (b->created + linger <= Clock::now()) return true;
-      }
-      return false;
-    };
-    while (!due() && !(stopping_ && open_.empty())) {
-      Clock::time_point wake = Clock::time_point::max();
-      for (const auto& [p, b] : open_) wake = std::min(wake, b->created + linger);
-      if (wake == Clock::time_point::max()) {
+    while (ready_.empty() && !force_ && !stopping_ && linger_due_ > Clock::now()) {
+      sender_sleeping_ = true;
+      if (linger_due_ == Clock::time_point::max()) {
         sender_cv_.wait(lock);
       } else {
-        sender_cv_.wait_until(lock, wake);
+        sender_cv_.wait_until(lock, linger_due_);
       }
+      sender_sleeping_ = false;
     }
-    if (stopping_ && open_.empty() && ready_.empty()) break;
-    std::vector<std::unique_ptr<Batch>> batches;
     for (auto& b : ready_) batches.push_back(std::move(b));
     ready_.clear();
-    for (auto it = open_.begin(); it != open_.end();) {
-      if (force_ || it->second->created + linger <= Clock::now()) {
-        batches.push_back(std::move(it->second));
-        it = open_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    const bool all = force_ || stopping_;
     force_ = false;
+    if (all || linger_due_ <= Clock::now()) {
+      // mu_ comes before queue_mu_. A batch made ready meanwhile waits for the next round.
+      linger_due_ = Clock::time_point::max();
+      lock.unlock();
+      const Clock::time_point next = TakeLingering(all, batches);
+      lock.lock();
+      linger_due_ = std::min(linger_due_, next);
+    }
+    if (batches.empty()) {
+      if (stopping_ && ready_.empty()) {
+        // closed_ was set before stopping_, so once open_ is empty no batch can appear.
+        lock.unlock();
+        bool none_open;
+        {
+          std::lock_guard<std::mutex> send_lock(mu_);
+          none_open = open_.empty();
+        }
+        lock.lock();
+        if (none_open && ready_.empty()) break;
+      }
+      continue;
+    }
     for (const auto& b : batches) in_flight_ += b->reserved;
     lock.unlock();
     Process(batches);
-    lock.lock();
-    for (const auto& b : batches) {
-      buffered_ -= b->reserved;
-      in_flight_ -= b->reserved;
-      outstanding_.erase(b->seq);
+    int64_t freed = 0;
+    for (auto& b : batches) {  // ready for reuse, outside the lock
+      freed += b->reserved;
+      b->topic.reset();
+      b->partition.reset();
+      b->builder.Clear();
+      b->pending.clear();
     }
+    buffered_.fetch_sub(freed, std::memory_order_relaxed);
+    lock.lock();
+    in_flight_ -= freed;
+    for (auto& b : batches) {
+      outstanding_.erase(b->seq);
+      b->reserved = 0;
+      // A batch that grew for one large record is not worth keeping.
+      if (free_.size() < max_free_ &&
+          b->builder.capacity() <= 2 * static_cast<size_t>(options_.batch_size) + 1024) {
+        free_.push_back(std::move(b));
+      }
+    }
+    batches.clear();
     space_cv_.notify_all();
     done_cv_.notify_all();
   }
@@ -390,11 +519,15 @@ void Producer::Impl::Process(std::vector<std::unique_ptr<Batch>>& batches) {
 }
 
 absl::Status Producer::Impl::Flush() {
-  std::unique_lock<std::mutex> lock(mu_);
-  if (closed_) return absl::FailedPreconditionError(fmt::format("{} is closed", name_));
-  const uint64_t target = next_seq_;
+  uint64_t target;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return absl::FailedPreconditionError(fmt::format("{} is closed", name_));
+    target = next_seq_;
+  }
+  std::unique_lock<std::mutex> lock(queue_mu_);
   force_ = true;
-  sender_cv_.notify_one();
+  WakeSender();
   done_cv_.wait(lock, [&] { return outstanding_.empty() || *outstanding_.begin() >= target; });
   return absl::OkStatus();
 }
@@ -404,11 +537,14 @@ absl::Status Producer::Impl::Close() {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return absl::OkStatus();
     closed_ = true;
+  }
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
     stopping_ = true;
     force_ = true;
+    WakeSender();
+    space_cv_.notify_all();
   }
-  sender_cv_.notify_one();
-  space_cv_.notify_all();
   if (sender_.joinable()) sender_.join();
   return absl::OkStatus();
 }

@@ -50,6 +50,8 @@ class RecordBatchBuilder {
   bool empty() const { return count_ == 0; }
   // Bytes the batch takes if built now.
   size_t size_in_bytes() const { return size_; }
+  // Bytes allocated: at least the reserve, more once a batch outgrew it.
+  size_t capacity() const { return capacity_; }
   // Bytes a record would add to a batch, for deciding whether it still fits.
   static size_t RecordSize(int32_t offset_delta, int64_t timestamp_delta,
                            std::optional<std::string_view> key,
