@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <cerrno>
 
 #include "format/crc32c.h"
@@ -67,6 +69,41 @@ absl::Status WriteFramed(const RecordPool& pool, int fd, const std::string& path
     *bytes += static_cast<int64_t>(n);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> ReadFramed(int fd, const std::string& path, std::vector<uint8_t>& buf,
+                                   int64_t* bytes, uint64_t* touched) {
+  if (buf.size() < kMiB) buf.resize(kMiB + 4096);
+  if (lseek(fd, 0, SEEK_SET) != 0) return io::ErrnoStatus(errno, "lseek", path);
+  int64_t records = 0;
+  size_t have = 0;  // bytes of an incomplete frame at buf[0]
+  while (true) {
+    const ssize_t n = read(fd, buf.data() + have, kMiB);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io::ErrnoStatus(errno, "read", path);
+    }
+    if (n == 0) break;
+    *bytes += n;
+    have += static_cast<size_t>(n);
+    size_t pos = 0;
+    while (have - pos >= kFrameHeaderSize) {
+      const uint8_t* p = buf.data() + pos;
+      const uint32_t length = Load32(p);
+      if (have - pos < kFrameHeaderSize + length) break;
+      if (length < kKeySize ||
+          format::Crc32cExtend(0, p + kFrameHeaderSize, length) != Load32(p + 4)) {
+        return absl::DataLossError(fmt::format("{}: raw frame with a bad length or CRC", path));
+      }
+      *touched += kKeySize + (length - kKeySize);  // the key's and the value's sizes
+      pos += kFrameHeaderSize + length;
+      ++records;
+    }
+    std::memmove(buf.data(), buf.data() + pos, have - pos);
+    have -= pos;
+  }
+  if (have != 0) return absl::DataLossError(fmt::format("{}: raw file ends inside a frame", path));
+  return records;
 }
 
 }  // namespace runnel::bench

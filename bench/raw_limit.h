@@ -40,6 +40,13 @@ absl::Status WriteFramed(const RecordPool& pool, int fd, const std::string& path
                          std::vector<uint8_t>& chunk, uint64_t total, bool sync, uint64_t* seq,
                          int64_t* records, int64_t* bytes);
 
+// Reads the whole framed file from the start in 1 MiB read()s, checking every frame's
+// CRC; a frame cut by a chunk's end is carried over to the next. `buf` grows to at least
+// 1 MiB plus a frame. Adds to *bytes, and the key and value sizes to *touched (so the
+// reads cannot be optimised away). Returns the records read.
+absl::StatusOr<int64_t> ReadFramed(int fd, const std::string& path, std::vector<uint8_t>& buf,
+                                   int64_t* bytes, uint64_t* touched);
+
 }  // namespace runnel::bench
 
 #endif  // RUNNEL_BENCH_RAW_LIMIT_H_

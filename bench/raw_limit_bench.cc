@@ -129,42 +129,6 @@ absl::StatusOr<RawFile*> SharedRawFile() {
   return file;
 }
 
-// Reads the whole file from the start in 1 MiB read()s, checking every frame's CRC;
-// a frame cut by a chunk's end is carried over to the next. Returns the records read.
-absl::StatusOr<int64_t> ReadFramed(const RawFile& file, std::vector<uint8_t>& buf,
-                                   int64_t* bytes, uint64_t* touched) {
-  if (lseek(file.fd, 0, SEEK_SET) != 0) return io::ErrnoStatus(errno, "lseek", file.path);
-  int64_t records = 0;
-  size_t have = 0;  // bytes of an incomplete frame at buf[0]
-  while (true) {
-    const ssize_t n = read(file.fd, buf.data() + have, kMiB);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io::ErrnoStatus(errno, "read", file.path);
-    }
-    if (n == 0) break;
-    *bytes += n;
-    have += static_cast<size_t>(n);
-    size_t pos = 0;
-    while (have - pos >= kFrameHeaderSize) {
-      const uint8_t* p = buf.data() + pos;
-      const uint32_t length = Load32(p);
-      if (have - pos < kFrameHeaderSize + length) break;
-      if (length < kKeySize ||
-          format::Crc32cExtend(0, p + kFrameHeaderSize, length) != Load32(p + 4)) {
-        return absl::DataLossError("raw frame with a bad length or CRC");
-      }
-      *touched += kKeySize + (length - kKeySize);  // the key's and the value's sizes
-      pos += kFrameHeaderSize + length;
-      ++records;
-    }
-    std::memmove(buf.data(), buf.data() + pos, have - pos);
-    have -= pos;
-  }
-  if (have != 0) return absl::DataLossError("raw file ends inside a frame");
-  return records;
-}
-
 void BM_RawRead(benchmark::State& state) {
   absl::StatusOr<RawFile*> file = SharedRawFile();
   if (!CheckOk(state, file.status(), "writing the file to read")) return;
@@ -173,7 +137,7 @@ void BM_RawRead(benchmark::State& state) {
   int64_t bytes = 0;
   uint64_t touched = 0;
   for (auto _ : state) {
-    absl::StatusOr<int64_t> n = ReadFramed(**file, buf, &bytes, &touched);
+    absl::StatusOr<int64_t> n = ReadFramed((*file)->fd, (*file)->path, buf, &bytes, &touched);
     if (!CheckOk(state, n.status(), "raw read")) break;
     records += *n;
   }

@@ -35,6 +35,24 @@ void Partition::OnVisible() {
   if (waiters_.load(std::memory_order_seq_cst) == 0) return;
   std::lock_guard<std::mutex> lock(mu_);
   cv_.notify_all();
+  for (Waker* w : wakers_) w->Notify();
+}
+
+// A registered waker counts as a waiter for as long as it is registered, so OnVisible's
+// one-load fast path still cannot miss it.
+void Partition::AddWaker(Waker* waker) {
+  waiters_.fetch_add(1, std::memory_order_seq_cst);
+  std::lock_guard<std::mutex> lock(mu_);
+  wakers_.push_back(waker);
+  if (deleted_.load() || closed_.load()) waker->Notify();
+}
+
+void Partition::RemoveWaker(Waker* waker) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::erase(wakers_, waker);
+  }
+  waiters_.fetch_sub(1, std::memory_order_seq_cst);
 }
 
 int64_t Partition::WaitForVisibleBeyond(int64_t offset,
@@ -64,6 +82,7 @@ void Partition::Wakeup() {
   std::lock_guard<std::mutex> lock(mu_);
   ++wakeups_;
   cv_.notify_all();
+  for (Waker* w : wakers_) w->Notify();
 }
 
 }  // namespace runnel::internal

@@ -10,9 +10,11 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "runnel/types.h"
+#include "broker/waker.h"
 #include "storage/partition_log.h"
 
 namespace runnel::internal {
@@ -36,6 +38,10 @@ class Partition {
   int64_t WaitForVisibleBeyond(int64_t offset, std::chrono::steady_clock::time_point deadline);
   // Makes current waiters return at once.
   void Wakeup();
+  // Registers a waker to Notify whenever the visible offset moves, or the partition is
+  // deleted or closed, until RemoveWaker. Register before checking for data (see Waker).
+  void AddWaker(Waker* waker);
+  void RemoveWaker(Waker* waker);
 
   // The topic was deleted: appends fail with NotFound and waiters return, now and later.
   void MarkDeleted();
@@ -54,6 +60,7 @@ class Partition {
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t wakeups_ = 0;  // guarded by mu_
+  std::vector<Waker*> wakers_;  // guarded by mu_
 };
 
 }  // namespace runnel::internal

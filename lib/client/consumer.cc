@@ -1,0 +1,506 @@
+// runnel::Consumer (include/runnel/consumer.h). Poll reads whole batches from each
+// assigned partition's log as zero-copy slices of its mapped segments, decodes the records
+// after the position into views, and keeps the slices until the next Poll. Waiting
+// registers one Waker with every partition polled, so any of them can end the wait.
+#include "runnel/consumer.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+
+#include "broker/broker_core.h"
+#include "broker/waker.h"
+#include "format/record_batch.h"
+#include "util/formatters.h"
+#include "util/status_macros.h"
+
+namespace runnel {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+absl::Status CheckOptions(const ConsumerOptions& o) {
+  auto bad = [](std::string_view name, int64_t value, std::string_view range) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} = {} is invalid: must be {}", name, value, range));
+  };
+  if (o.fetch_min_bytes < 0) return bad("fetch.min.bytes", o.fetch_min_bytes, "0 or more");
+  if (o.fetch_max_wait_ms < 0) return bad("fetch.max.wait.ms", o.fetch_max_wait_ms, "0 or more");
+  if (o.fetch_max_bytes < 0) return bad("fetch.max.bytes", o.fetch_max_bytes, "0 or more");
+  if (o.max_partition_fetch_bytes < 0) {
+    return bad("max.partition.fetch.bytes", o.max_partition_fetch_bytes, "0 or more");
+  }
+  if (o.max_poll_records < 1) return bad("max.poll.records", o.max_poll_records, "at least 1");
+  if (o.auto_offset_reset != OffsetReset::kEarliest &&
+      o.auto_offset_reset != OffsetReset::kLatest && o.auto_offset_reset != OffsetReset::kNone) {
+    return bad("auto.offset.reset", static_cast<int>(o.auto_offset_reset),
+               "earliest, latest or none");
+  }
+  return absl::OkStatus();
+}
+
+std::string Name(const TopicPartition& tp) { return fmt::format("{}-{}", tp.topic, tp.partition); }
+
+}  // namespace
+
+class Consumer::Impl {
+ public:
+  Impl(std::shared_ptr<internal::BrokerCore> broker, const ConsumerOptions& options)
+      : broker_(std::move(broker)), options_(options) {
+    if (!options_.client_id.empty()) name_ = fmt::format("consumer \"{}\"", options_.client_id);
+  }
+
+  absl::Status Assign(const std::vector<TopicPartition>& partitions);
+  std::vector<TopicPartition> Assignment() const;
+  absl::StatusOr<std::span<const ConsumerRecord>> Poll(std::chrono::milliseconds timeout);
+  void Wakeup() {
+    wakeup_.store(true);
+    waker_.Notify();
+  }
+  absl::Status Seek(const TopicPartition& tp, int64_t offset);
+  absl::Status SeekTo(const std::vector<TopicPartition>& partitions, bool end);
+  absl::StatusOr<int64_t> Position(const TopicPartition& tp);
+  absl::StatusOr<std::map<TopicPartition, std::optional<OffsetAndTimestamp>>> OffsetsForTimes(
+      const std::map<TopicPartition, int64_t>& timestamps) const;
+  absl::StatusOr<std::map<TopicPartition, int64_t>> Offsets(
+      const std::vector<TopicPartition>& partitions, bool end) const;
+  absl::Status SetPaused(const std::vector<TopicPartition>& partitions, bool paused);
+  std::vector<TopicPartition> Paused() const;
+  absl::Status Close();
+
+ private:
+  struct Assigned {
+    TopicPartition tp;
+    std::shared_ptr<internal::Topic> topic;  // keeps the name records point at alive
+    std::shared_ptr<internal::Partition> partition;
+    std::optional<int64_t> position;
+    bool paused = false;
+  };
+  // What the last Poll returned, and the memory its views point into.
+  struct PollData {
+    std::vector<ConsumerRecord> records;
+    std::vector<storage::LogSlice> slices;
+    std::vector<std::shared_ptr<internal::Topic>> topics;
+    std::vector<Header> headers;
+    std::vector<std::pair<size_t, size_t>> header_ranges;  // per record: first, count
+    std::vector<std::pair<Assigned*, int64_t>> positions;  // where each partition moves to
+    size_t bytes = 0;
+    void Clear() {
+      records.clear();
+      slices.clear();
+      topics.clear();
+      headers.clear();
+      header_ranges.clear();
+      positions.clear();
+      bytes = 0;
+    }
+  };
+
+  absl::Status CheckOpen() const {
+    if (closed_) return absl::FailedPreconditionError(fmt::format("{} is closed", name_));
+    return broker_->CheckOpen();
+  }
+  absl::StatusOr<std::pair<std::shared_ptr<internal::Topic>, std::shared_ptr<internal::Partition>>>
+  Resolve(const TopicPartition& tp) const;
+  absl::StatusOr<Assigned*> Find(const TopicPartition& tp);
+  // Sets a missing or out-of-range position by auto.offset.reset.
+  absl::Status Reset(Assigned& a, std::string_view reason);
+  // Reads what is there into data_ without moving positions.
+  absl::Status Fetch();
+  absl::Status FetchPartition(Assigned& a, int32_t& records_left, size_t& bytes_left);
+
+  const std::shared_ptr<internal::BrokerCore> broker_;
+  const ConsumerOptions options_;
+  std::string name_ = "consumer";
+  std::vector<std::unique_ptr<Assigned>> assigned_;
+  size_t next_partition_ = 0;  // where the next fetch starts, for fairness
+  PollData data_;
+  internal::Waker waker_;
+  std::atomic<bool> wakeup_{false};
+  bool closed_ = false;
+};
+
+absl::StatusOr<std::pair<std::shared_ptr<internal::Topic>, std::shared_ptr<internal::Partition>>>
+Consumer::Impl::Resolve(const TopicPartition& tp) const {
+  RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<internal::Topic> topic, broker_->FindTopic(tp.topic));
+  if (tp.partition < 0 || static_cast<size_t>(tp.partition) >= topic->partitions.size()) {
+    return absl::NotFoundError(fmt::format(
+        "partition {} of topic \"{}\" does not exist: it has partitions 0 to {}", tp.partition,
+        tp.topic, topic->partitions.size() - 1));
+  }
+  auto partition = topic->partitions[static_cast<size_t>(tp.partition)];
+  return std::make_pair(std::move(topic), std::move(partition));
+}
+
+absl::StatusOr<Consumer::Impl::Assigned*> Consumer::Impl::Find(const TopicPartition& tp) {
+  RUNNEL_RETURN_IF_ERROR(CheckOpen());
+  for (auto& a : assigned_) {
+    if (a->tp == tp) return a.get();
+  }
+  return absl::FailedPreconditionError(
+      fmt::format("partition {} is not assigned to {}", Name(tp), name_));
+}
+
+absl::Status Consumer::Impl::Assign(const std::vector<TopicPartition>& partitions) {
+  RUNNEL_RETURN_IF_ERROR(CheckOpen());
+  std::vector<std::unique_ptr<Assigned>> next;
+  for (const TopicPartition& tp : partitions) {
+    if (std::any_of(next.begin(), next.end(), [&](const auto& a) { return a->tp == tp; })) {
+      continue;
+    }
+    auto kept = std::find_if(assigned_.begin(), assigned_.end(),
+                             [&](const auto& a) { return a && a->tp == tp; });
+    if (kept != assigned_.end()) {
+      next.push_back(std::move(*kept));
+      continue;
+    }
+    RUNNEL_ASSIGN_OR_RETURN(auto resolved, Resolve(tp));
+    auto a = std::make_unique<Assigned>();
+    a->tp = tp;
+    a->topic = std::move(resolved.first);
+    a->partition = std::move(resolved.second);
+    next.push_back(std::move(a));
+  }
+  // The last Poll's records stay valid: their topic names are held by data_.
+  assigned_ = std::move(next);
+  next_partition_ = 0;
+  return absl::OkStatus();
+}
+
+std::vector<TopicPartition> Consumer::Impl::Assignment() const {
+  std::vector<TopicPartition> out;
+  for (const auto& a : assigned_) out.push_back(a->tp);
+  return out;
+}
+
+absl::Status Consumer::Impl::Reset(Assigned& a, std::string_view reason) {
+  const storage::PartitionLog& log = a.partition->log();
+  const int64_t from = a.position.value_or(-1);
+  int64_t to;
+  switch (options_.auto_offset_reset) {
+    case OffsetReset::kEarliest:
+      to = log.log_start_offset();
+      break;
+    case OffsetReset::kLatest:
+      to = log.visible_offset();
+      break;
+    default:
+      if (!a.position) {
+        return absl::FailedPreconditionError(fmt::format(
+            "partition {} of {} has no position and auto.offset.reset is none: Seek first",
+            Name(a.tp), name_));
+      }
+      return absl::OutOfRangeError(fmt::format(
+          "position {} of partition {} of {} is out of range [{}, {}] ({}) and "
+          "auto.offset.reset is none",
+          from, Name(a.tp), name_, log.log_start_offset(), log.visible_offset(), reason));
+  }
+  a.position = to;
+  if (options_.offset_reset_listener) options_.offset_reset_listener(a.tp, from, to, reason);
+  return absl::OkStatus();
+}
+
+absl::Status Consumer::Impl::FetchPartition(Assigned& a, int32_t& records_left,
+                                            size_t& bytes_left) {
+  if (a.partition->deleted()) {
+    return absl::NotFoundError(
+        fmt::format("topic \"{}\" of partition {} was deleted", a.tp.topic, Name(a.tp)));
+  }
+  if (!a.position) RUNNEL_RETURN_IF_ERROR(Reset(a, "no position"));
+  const storage::PartitionLog& log = a.partition->log();
+  const size_t max_bytes =
+      std::min(bytes_left, static_cast<size_t>(options_.max_partition_fetch_bytes));
+  absl::StatusOr<storage::ReadResult> read = log.Read(*a.position, max_bytes, data_.bytes == 0);
+  if (absl::IsOutOfRange(read.status())) {
+    const bool below = *a.position < log.log_start_offset();
+    RUNNEL_RETURN_IF_ERROR(
+        Reset(a, below ? "below the log start: deleted by retention" : "past the end of the log"));
+    read = log.Read(*a.position, max_bytes, data_.bytes == 0);
+  }
+  if (!read.ok()) return read.status();
+
+  int64_t position = *a.position;
+  bool took = false;
+  for (const storage::LogSlice& slice : read->slices) {
+    std::span<const uint8_t> rest = slice.bytes;
+    bool slice_used = false;
+    while (!rest.empty()) {
+      const format::BatchCheckResult check = format::CheckBatch(rest, options_.check_crcs);
+      if (check.check != format::BatchCheck::kValid) {
+        return absl::DataLossError(fmt::format(
+            "partition {}: the batch at or after offset {} is unreadable ({}); it is not "
+            "returned",
+            Name(a.tp), position, check.reason));
+      }
+      const format::BatchHeader& h = check.header;
+      const std::span<const uint8_t> batch = rest.first(h.size_in_bytes());
+      rest = rest.subspan(h.size_in_bytes());
+      if (h.next_offset() <= position) continue;  // wholly before the position
+      if (h.is_control() || h.record_count == 0) {
+        position = h.next_offset();
+        continue;
+      }
+      format::RecordIterator it(batch, h);
+      format::Record r;
+      int64_t batch_position = position;
+      bool whole = true;  // every record of the batch at or after the position was taken
+      while (it.Next(&r)) {
+        if (r.offset < position) continue;
+        if (records_left == 0) {
+          whole = false;
+          break;
+        }
+        ConsumerRecord cr;
+        cr.topic = a.topic->name;
+        cr.partition = a.tp.partition;
+        cr.offset = r.offset;
+        const bool append_time = h.timestamp_type() == format::TimestampType::kLogAppendTime;
+        cr.timestamp = append_time ? h.max_timestamp : r.timestamp;
+        cr.timestamp_type = append_time ? TimestampType::kLogAppendTime : TimestampType::kCreateTime;
+        cr.key = r.key;
+        cr.value = r.value;
+        data_.header_ranges.emplace_back(data_.headers.size(), r.headers.size());
+        for (const format::RecordHeader& rh : r.headers) data_.headers.push_back({rh.key, rh.value});
+        data_.records.push_back(cr);
+        --records_left;
+        batch_position = r.offset + 1;
+        slice_used = took = true;
+      }
+      if (whole && !it.status().ok()) {
+        return absl::DataLossError(fmt::format("partition {}: batch at offset {}: {}", Name(a.tp),
+                                               h.base_offset, it.status().message()));
+      }
+      // A batch read to its end moves the position past its last offset, gaps and all.
+      position = whole ? std::max(batch_position, h.next_offset()) : batch_position;
+      if (!whole) break;
+    }
+    if (slice_used) {
+      data_.bytes += slice.bytes.size();
+      bytes_left -= std::min(bytes_left, slice.bytes.size());
+      data_.slices.push_back(slice);
+    }
+    if (records_left == 0) break;
+  }
+  if (position != *a.position) {
+    if (took) data_.topics.push_back(a.topic);
+    data_.positions.emplace_back(&a, position);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Consumer::Impl::Fetch() {
+  data_.Clear();
+  int32_t records_left = options_.max_poll_records;
+  size_t bytes_left = static_cast<size_t>(options_.fetch_max_bytes);
+  const size_t n = assigned_.size();
+  const size_t start = next_partition_;
+  for (size_t i = 0; i < n && records_left > 0; ++i) {
+    Assigned& a = *assigned_[(start + i) % n];
+    if (a.paused) continue;
+    const size_t before = data_.records.size();
+    RUNNEL_RETURN_IF_ERROR(FetchPartition(a, records_left, bytes_left));
+    // Start the next fetch after the last partition that gave records, so that one busy
+    // partition cannot starve the others.
+    if (data_.records.size() > before) next_partition_ = (start + i + 1) % n;
+    if (bytes_left == 0) break;
+  }
+  for (size_t i = 0; i < data_.records.size(); ++i) {
+    const auto [first, count] = data_.header_ranges[i];
+    data_.records[i].headers = std::span<const Header>(data_.headers).subspan(first, count);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::span<const ConsumerRecord>> Consumer::Impl::Poll(
+    std::chrono::milliseconds timeout) {
+  RUNNEL_RETURN_IF_ERROR(CheckOpen());
+  if (timeout.count() < 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("Poll timeout {} ms is invalid: must be 0 or more", timeout.count()));
+  }
+  data_.Clear();  // the last Poll's views end here
+  const Clock::time_point deadline = Clock::now() + timeout;
+  std::optional<Clock::time_point> first_data;
+  while (true) {
+    RUNNEL_RETURN_IF_ERROR(CheckOpen());  // the broker may close while we wait
+    const uint64_t seen = waker_.seq();
+    if (wakeup_.exchange(false)) {
+      data_.Clear();
+      return std::span<const ConsumerRecord>();
+    }
+    RUNNEL_RETURN_IF_ERROR(Fetch());
+    const Clock::time_point now = Clock::now();
+    if (!data_.records.empty() && !first_data) first_data = now;
+    const bool enough = !data_.records.empty() &&
+                        (data_.bytes >= static_cast<size_t>(options_.fetch_min_bytes) ||
+                         now >= *first_data + std::chrono::milliseconds(options_.fetch_max_wait_ms));
+    if (enough || now >= deadline) {
+      // Positions also move past control batches and gaps read on the way.
+      for (const auto& [a, position] : data_.positions) a->position = position;
+      return std::span<const ConsumerRecord>(data_.records);
+    }
+    Clock::time_point wake = deadline;
+    if (first_data) {
+      wake = std::min(wake, *first_data + std::chrono::milliseconds(options_.fetch_max_wait_ms));
+    }
+    // Sleep until a polled partition publishes more, Wakeup, or the time is up. The
+    // wakers are registered before the last look at the data, so nothing is missed.
+    for (auto& a : assigned_) {
+      if (!a->paused) a->partition->AddWaker(&waker_);
+    }
+    RUNNEL_RETURN_IF_ERROR(Fetch());
+    const bool more = data_.bytes >= static_cast<size_t>(options_.fetch_min_bytes) &&
+                      !data_.records.empty();
+    if (!more) waker_.Wait(seen, wake);
+    for (auto& a : assigned_) {
+      if (!a->paused) a->partition->RemoveWaker(&waker_);
+    }
+  }
+}
+
+absl::Status Consumer::Impl::Seek(const TopicPartition& tp, int64_t offset) {
+  RUNNEL_ASSIGN_OR_RETURN(Assigned * a, Find(tp));
+  if (offset < 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("cannot seek partition {} to offset {}: offsets are 0 or more", Name(tp), offset));
+  }
+  a->position = offset;
+  return absl::OkStatus();
+}
+
+absl::Status Consumer::Impl::SeekTo(const std::vector<TopicPartition>& partitions, bool end) {
+  std::vector<Assigned*> targets;
+  if (partitions.empty()) {  // as in Kafka: every assigned partition
+    for (auto& a : assigned_) targets.push_back(a.get());
+  }
+  for (const TopicPartition& tp : partitions) {
+    RUNNEL_ASSIGN_OR_RETURN(Assigned * a, Find(tp));
+    targets.push_back(a);
+  }
+  RUNNEL_RETURN_IF_ERROR(CheckOpen());
+  for (Assigned* a : targets) {
+    const storage::PartitionLog& log = a->partition->log();
+    a->position = end ? log.visible_offset() : log.log_start_offset();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> Consumer::Impl::Position(const TopicPartition& tp) {
+  RUNNEL_ASSIGN_OR_RETURN(Assigned * a, Find(tp));
+  if (!a->position) RUNNEL_RETURN_IF_ERROR(Reset(*a, "no position"));
+  return *a->position;
+}
+
+absl::StatusOr<std::map<TopicPartition, std::optional<OffsetAndTimestamp>>>
+Consumer::Impl::OffsetsForTimes(const std::map<TopicPartition, int64_t>& timestamps) const {
+  RUNNEL_RETURN_IF_ERROR(CheckOpen());
+  std::map<TopicPartition, std::optional<OffsetAndTimestamp>> out;
+  for (const auto& [tp, timestamp] : timestamps) {
+    if (timestamp < 0) {
+      return absl::InvalidArgumentError(fmt::format(
+          "timestamp {} for partition {} is invalid: must be 0 or more", timestamp, Name(tp)));
+    }
+    RUNNEL_ASSIGN_OR_RETURN(auto resolved, Resolve(tp));
+    RUNNEL_ASSIGN_OR_RETURN(std::optional<storage::TimestampOffset> found,
+                            resolved.second->log().OffsetForTimestamp(timestamp));
+    if (found) {
+      out[tp] = OffsetAndTimestamp{found->offset, found->timestamp};
+    } else {
+      out[tp] = std::nullopt;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<TopicPartition, int64_t>> Consumer::Impl::Offsets(
+    const std::vector<TopicPartition>& partitions, bool end) const {
+  RUNNEL_RETURN_IF_ERROR(CheckOpen());
+  std::map<TopicPartition, int64_t> out;
+  for (const TopicPartition& tp : partitions) {
+    RUNNEL_ASSIGN_OR_RETURN(auto resolved, Resolve(tp));
+    const storage::PartitionLog& log = resolved.second->log();
+    out[tp] = end ? log.visible_offset() : log.log_start_offset();
+  }
+  return out;
+}
+
+absl::Status Consumer::Impl::SetPaused(const std::vector<TopicPartition>& partitions,
+                                       bool paused) {
+  std::vector<Assigned*> targets;
+  for (const TopicPartition& tp : partitions) {
+    RUNNEL_ASSIGN_OR_RETURN(Assigned * a, Find(tp));
+    targets.push_back(a);
+  }
+  for (Assigned* a : targets) a->paused = paused;
+  return absl::OkStatus();
+}
+
+std::vector<TopicPartition> Consumer::Impl::Paused() const {
+  std::vector<TopicPartition> out;
+  for (const auto& a : assigned_) {
+    if (a->paused) out.push_back(a->tp);
+  }
+  return out;
+}
+
+absl::Status Consumer::Impl::Close() {
+  if (closed_) return absl::FailedPreconditionError(fmt::format("{} is closed", name_));
+  closed_ = true;
+  data_.Clear();
+  assigned_.clear();
+  return absl::OkStatus();
+}
+
+Consumer::Consumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Consumer::~Consumer() = default;
+
+absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(Broker& broker,
+                                                           const ConsumerOptions& options) {
+  RUNNEL_RETURN_IF_ERROR(CheckOptions(options));
+  RUNNEL_RETURN_IF_ERROR(broker.core()->CheckOpen());
+  return std::unique_ptr<Consumer>(new Consumer(std::make_unique<Impl>(broker.core(), options)));
+}
+
+absl::Status Consumer::Assign(const std::vector<TopicPartition>& partitions) {
+  return impl_->Assign(partitions);
+}
+std::vector<TopicPartition> Consumer::Assignment() const { return impl_->Assignment(); }
+absl::StatusOr<std::span<const ConsumerRecord>> Consumer::Poll(std::chrono::milliseconds timeout) {
+  return impl_->Poll(timeout);
+}
+void Consumer::Wakeup() { impl_->Wakeup(); }
+absl::Status Consumer::Seek(const TopicPartition& partition, int64_t offset) {
+  return impl_->Seek(partition, offset);
+}
+absl::Status Consumer::SeekToBeginning(const std::vector<TopicPartition>& partitions) {
+  return impl_->SeekTo(partitions, /*end=*/false);
+}
+absl::Status Consumer::SeekToEnd(const std::vector<TopicPartition>& partitions) {
+  return impl_->SeekTo(partitions, /*end=*/true);
+}
+absl::StatusOr<int64_t> Consumer::Position(const TopicPartition& partition) {
+  return impl_->Position(partition);
+}
+absl::StatusOr<std::map<TopicPartition, std::optional<OffsetAndTimestamp>>>
+Consumer::OffsetsForTimes(const std::map<TopicPartition, int64_t>& timestamps) const {
+  return impl_->OffsetsForTimes(timestamps);
+}
+absl::StatusOr<std::map<TopicPartition, int64_t>> Consumer::BeginningOffsets(
+    const std::vector<TopicPartition>& partitions) const {
+  return impl_->Offsets(partitions, /*end=*/false);
+}
+absl::StatusOr<std::map<TopicPartition, int64_t>> Consumer::EndOffsets(
+    const std::vector<TopicPartition>& partitions) const {
+  return impl_->Offsets(partitions, /*end=*/true);
+}
+absl::Status Consumer::Pause(const std::vector<TopicPartition>& partitions) {
+  return impl_->SetPaused(partitions, true);
+}
+absl::Status Consumer::Resume(const std::vector<TopicPartition>& partitions) {
+  return impl_->SetPaused(partitions, false);
+}
+std::vector<TopicPartition> Consumer::Paused() const { return impl_->Paused(); }
+absl::Status Consumer::Close() { return impl_->Close(); }
+
+}  // namespace runnel
