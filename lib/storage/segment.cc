@@ -81,15 +81,29 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(io::Env* env, const std
                                                          const LogConfig& config,
                                                          int64_t now_ms) {
   std::unique_ptr<Segment> s(new Segment(env, dir, base_offset, config));
-  RUNNEL_RETURN_IF_ERROR(s->OpenFiles(/*create=*/true));
-  RUNNEL_ASSIGN_OR_RETURN(uint64_t size, s->log_->Size());
-  if (size != 0) {
-    return absl::AlreadyExistsError(
-        fmt::format("cannot create segment {}: it exists with {} bytes", s->log_path_, size));
+  absl::Status opened = s->OpenFiles(/*create=*/true);
+  if (opened.ok()) {
+    absl::StatusOr<uint64_t> size = s->log_->Size();
+    if (size.ok() && *size != 0) {
+      return absl::AlreadyExistsError(
+          fmt::format("cannot create segment {}: it exists with {} bytes", s->log_path_, *size));
+    }
+    opened = size.status();
   }
-  s->roll_start_ms_ = now_ms;
-  RUNNEL_RETURN_IF_ERROR(s->MakeActive());
-  return s;
+  if (opened.ok()) {
+    s->roll_start_ms_ = now_ms;
+    opened = s->MakeActive();
+  }
+  if (opened.ok()) return s;
+  // Leave no empty files behind (a full disk fails index preallocation): a later append
+  // to the previous segment would pass this base offset, and the next recovery would
+  // then find this segment starting inside the previous one.
+  s.reset();
+  for (const std::string& path : {LogFileName(dir, base_offset), IndexFileName(dir, base_offset),
+                                  TimeIndexFileName(dir, base_offset)}) {
+    env->RemoveFile(path).IgnoreError();
+  }
+  return opened;
 }
 
 absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(io::Env* env, const std::string& dir,
