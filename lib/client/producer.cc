@@ -133,7 +133,7 @@ class Producer::Impl {
   // memory, a page fault per 4 KiB, more than filling it.
   std::vector<std::unique_ptr<Batch>> free_;
   const size_t max_free_ = static_cast<size_t>(
-      std::max<int64_t>(1, options_.buffer_memory / (options_.batch_size + 1024)));
+      std::max<int64_t>(1, options_.buffer_memory / (int64_t{options_.batch_size} + 1024)));
   std::set<uint64_t> outstanding_;  // seqs of batches not yet completed
   int64_t in_flight_ = 0;  // bytes the sender is appending now
   // The earliest linger deadline of an open batch the sender may not have seen.
@@ -141,6 +141,7 @@ class Producer::Impl {
   bool force_ = false;     // send open batches now (Flush, Close, a full buffer)
   bool stopping_ = false;  // the sender exits once idle
   bool sender_sleeping_ = false;  // waiting on sender_cv_
+  int space_waiters_ = 0;         // Sends blocked in Reserve
 
   // Bytes of records reserved, queued or being appended: Send reserves, the sender frees.
   std::atomic<int64_t> buffered_{0};
@@ -206,6 +207,11 @@ absl::Status Producer::Impl::Reserve(int64_t size) {
   // Back-pressure: wait for the sender to free buffer.memory, up to max.block.ms.
   std::unique_lock<std::mutex> lock(queue_mu_);
   const auto deadline = Clock::now() + Millis(options_.max_block_ms);
+  ++space_waiters_;
+  struct Leave {
+    int& n;
+    ~Leave() { --n; }
+  } leave{space_waiters_};
   while (true) {
     if (stopping_) return absl::FailedPreconditionError(fmt::format("{} is closed", name_));
     now = buffered_.load(std::memory_order_relaxed);
@@ -253,6 +259,12 @@ std::unique_ptr<Producer::Impl::Batch> Producer::Impl::NewBatch(internal::Topic*
   batch->created = Clock::now();
   batch->seq = next_seq_++;
   outstanding_.insert(batch->seq);
+  // A Send is waiting for buffer.memory: a batch opened now (by a Send that reserved its
+  // bytes before the wait forced the open batches out) must not linger either.
+  if (space_waiters_ > 0) {
+    force_ = true;
+    WakeSender();
+  }
   const Clock::time_point due = batch->created + Millis(options_.linger_ms);
   if (due < linger_due_) {
     linger_due_ = due;
