@@ -145,6 +145,7 @@ absl::StatusOr<Consumer::Impl::Assigned*> Consumer::Impl::Find(const TopicPartit
 absl::Status Consumer::Impl::Assign(const std::vector<TopicPartition>& partitions) {
   RUNNEL_RETURN_IF_ERROR(CheckOpen());
   std::vector<std::unique_ptr<Assigned>> next;
+  std::vector<bool> was_kept;  // per entry of next: moved out of assigned_
   for (const TopicPartition& tp : partitions) {
     if (std::any_of(next.begin(), next.end(), [&](const auto& a) { return a->tp == tp; })) {
       continue;
@@ -152,14 +153,32 @@ absl::Status Consumer::Impl::Assign(const std::vector<TopicPartition>& partition
     auto kept = std::find_if(assigned_.begin(), assigned_.end(),
                              [&](const auto& a) { return a && a->tp == tp; });
     if (kept != assigned_.end()) {
+      was_kept.push_back(true);
       next.push_back(std::move(*kept));
       continue;
     }
-    RUNNEL_ASSIGN_OR_RETURN(auto resolved, Resolve(tp));
+    absl::StatusOr<std::pair<std::shared_ptr<internal::Topic>, std::shared_ptr<internal::Partition>>>
+        resolved = Resolve(tp);
+    if (!resolved.ok()) {
+      // Put back what was moved out: a failed Assign changes nothing.
+      for (size_t k = 0; k < next.size(); ++k) {
+        if (!was_kept[k]) continue;
+        auto& a = next[k];
+        for (auto& slot : assigned_) {
+          if (!slot) {
+            slot = std::move(a);
+            break;
+          }
+        }
+      }
+      std::erase(assigned_, nullptr);
+      return resolved.status();
+    }
+    was_kept.push_back(false);
     auto a = std::make_unique<Assigned>();
     a->tp = tp;
-    a->topic = std::move(resolved.first);
-    a->partition = std::move(resolved.second);
+    a->topic = std::move(resolved->first);
+    a->partition = std::move(resolved->second);
     next.push_back(std::move(a));
   }
   // The last Poll's records stay valid: their topic names are held by data_.
@@ -191,7 +210,7 @@ absl::Status Consumer::Impl::Reset(Assigned& a, std::string_view reason) {
             "partition {} of {} has no position and auto.offset.reset is none: Seek first",
             Name(a.tp), name_));
       }
-      return absl::OutOfRangeError(fmt::format(
+      return absl::FailedPreconditionError(fmt::format(
           "position {} of partition {} of {} is out of range [{}, {}] ({}) and "
           "auto.offset.reset is none",
           from, Name(a.tp), name_, log.log_start_offset(), log.visible_offset(), reason));
@@ -320,7 +339,12 @@ absl::StatusOr<std::span<const ConsumerRecord>> Consumer::Impl::Poll(
         fmt::format("Poll timeout {} ms is invalid: must be 0 or more", timeout.count()));
   }
   data_.Clear();  // the last Poll's views end here
-  const Clock::time_point deadline = Clock::now() + timeout;
+  // Clamped: Poll(milliseconds::max()) waits for ever, like Kafka's poll(Long.MAX_VALUE).
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point deadline =
+      timeout >= std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - start)
+          ? Clock::time_point::max()
+          : start + timeout;
   std::optional<Clock::time_point> first_data;
   while (true) {
     RUNNEL_RETURN_IF_ERROR(CheckOpen());  // the broker may close while we wait
