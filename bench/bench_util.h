@@ -10,6 +10,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -28,6 +29,12 @@ inline constexpr size_t kValueSize = 100;
 inline constexpr size_t kBatchBytes = 16 * 1024;
 inline constexpr size_t kMiB = 1024 * 1024;
 // Record n of a run carries the timestamp kBaseTimestamp + n (milliseconds).
+// The median of several runs' figures, as every driver reports them.
+inline double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 inline constexpr int64_t kBaseTimestamp = 1'700'000'000'000;
 
 struct BenchRecord {

@@ -41,11 +41,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int kPartitions = 8;
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 absl::Status Produce(Broker& broker, const std::string& topic, int64_t records) {
   auto producer = Producer::Create(broker);
   if (!producer.ok()) return producer.status();

@@ -44,11 +44,6 @@ struct Figure {
   double megabytes_per_second = 0;
 };
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 absl::StatusOr<Figure> RunProducer(const Config& c, uint64_t total_bytes) {
   TempDir dir;
   if (!dir.status().ok()) return dir.status();

@@ -108,6 +108,7 @@ class Consumer::Impl {
   absl::Status Reset(Assigned& a, std::string_view reason);
   // Reads what is there into data_ without moving positions.
   absl::Status Fetch();
+  int64_t VisibleSum() const;
   absl::Status FetchPartition(Assigned& a, int32_t& records_left, size_t& bytes_left);
 
   const std::shared_ptr<internal::BrokerCore> broker_;
@@ -144,42 +145,26 @@ absl::StatusOr<Consumer::Impl::Assigned*> Consumer::Impl::Find(const TopicPartit
 
 absl::Status Consumer::Impl::Assign(const std::vector<TopicPartition>& partitions) {
   RUNNEL_RETURN_IF_ERROR(CheckOpen());
-  std::vector<std::unique_ptr<Assigned>> next;
-  std::vector<bool> was_kept;  // per entry of next: moved out of assigned_
+  auto find = [](std::vector<std::unique_ptr<Assigned>>& in, const TopicPartition& tp) {
+    return std::find_if(in.begin(), in.end(), [&](const auto& a) { return a && a->tp == tp; });
+  };
+  // Resolve the new partitions before touching the assignment: a failed Assign changes
+  // nothing.
+  std::vector<std::unique_ptr<Assigned>> added;
   for (const TopicPartition& tp : partitions) {
-    if (std::any_of(next.begin(), next.end(), [&](const auto& a) { return a->tp == tp; })) {
-      continue;
-    }
-    auto kept = std::find_if(assigned_.begin(), assigned_.end(),
-                             [&](const auto& a) { return a && a->tp == tp; });
-    if (kept != assigned_.end()) {
-      was_kept.push_back(true);
-      next.push_back(std::move(*kept));
-      continue;
-    }
-    absl::StatusOr<std::pair<std::shared_ptr<internal::Topic>, std::shared_ptr<internal::Partition>>>
-        resolved = Resolve(tp);
-    if (!resolved.ok()) {
-      // Put back what was moved out: a failed Assign changes nothing.
-      for (size_t k = 0; k < next.size(); ++k) {
-        if (!was_kept[k]) continue;
-        auto& a = next[k];
-        for (auto& slot : assigned_) {
-          if (!slot) {
-            slot = std::move(a);
-            break;
-          }
-        }
-      }
-      std::erase(assigned_, nullptr);
-      return resolved.status();
-    }
-    was_kept.push_back(false);
+    if (find(assigned_, tp) != assigned_.end() || find(added, tp) != added.end()) continue;
+    RUNNEL_ASSIGN_OR_RETURN(auto resolved, Resolve(tp));
     auto a = std::make_unique<Assigned>();
     a->tp = tp;
-    a->topic = std::move(resolved->first);
-    a->partition = std::move(resolved->second);
-    next.push_back(std::move(a));
+    a->topic = std::move(resolved.first);
+    a->partition = std::move(resolved.second);
+    added.push_back(std::move(a));
+  }
+  std::vector<std::unique_ptr<Assigned>> next;
+  for (const TopicPartition& tp : partitions) {
+    if (find(next, tp) != next.end()) continue;
+    auto kept = find(assigned_, tp);
+    next.push_back(std::move(kept != assigned_.end() ? *kept : *find(added, tp)));
   }
   // The last Poll's records stay valid: their topic names are held by data_.
   assigned_ = std::move(next);
@@ -240,7 +225,7 @@ absl::Status Consumer::Impl::FetchPartition(Assigned& a, int32_t& records_left,
   if (!read.ok()) return read.status();
 
   int64_t position = *a.position;
-  bool took = false;
+  const size_t records_before = data_.records.size();
   for (const storage::LogSlice& slice : read->slices) {
     std::span<const uint8_t> rest = slice.bytes;
     bool slice_used = false;
@@ -284,7 +269,7 @@ absl::Status Consumer::Impl::FetchPartition(Assigned& a, int32_t& records_left,
         data_.records.push_back(cr);
         --records_left;
         batch_position = r.offset + 1;
-        slice_used = took = true;
+        slice_used = true;
       }
       if (whole && !it.status().ok()) {
         return absl::DataLossError(fmt::format("partition {}: batch at offset {}: {}", Name(a.tp),
@@ -302,7 +287,7 @@ absl::Status Consumer::Impl::FetchPartition(Assigned& a, int32_t& records_left,
     if (records_left == 0) break;
   }
   if (position != *a.position) {
-    if (took) data_.topics.push_back(a.topic);
+    if (data_.records.size() > records_before) data_.topics.push_back(a.topic);
     data_.positions.emplace_back(&a, position);
   }
   return absl::OkStatus();
@@ -345,6 +330,7 @@ absl::StatusOr<std::span<const ConsumerRecord>> Consumer::Impl::Poll(
       timeout >= std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - start)
           ? Clock::time_point::max()
           : start + timeout;
+  const auto max_wait = std::chrono::milliseconds(options_.fetch_max_wait_ms);
   std::optional<Clock::time_point> first_data;
   while (true) {
     RUNNEL_RETURN_IF_ERROR(CheckOpen());  // the broker may close while we wait
@@ -353,34 +339,40 @@ absl::StatusOr<std::span<const ConsumerRecord>> Consumer::Impl::Poll(
       data_.Clear();
       return std::span<const ConsumerRecord>();
     }
+    const int64_t visible = VisibleSum();
     RUNNEL_RETURN_IF_ERROR(Fetch());
     const Clock::time_point now = Clock::now();
     if (!data_.records.empty() && !first_data) first_data = now;
     const bool enough = !data_.records.empty() &&
                         (data_.bytes >= static_cast<size_t>(options_.fetch_min_bytes) ||
-                         now >= *first_data + std::chrono::milliseconds(options_.fetch_max_wait_ms));
+                         now >= *first_data + max_wait);
     if (enough || now >= deadline) {
       // Positions also move past control batches and gaps read on the way.
       for (const auto& [a, position] : data_.positions) a->position = position;
       return std::span<const ConsumerRecord>(data_.records);
     }
-    Clock::time_point wake = deadline;
-    if (first_data) {
-      wake = std::min(wake, *first_data + std::chrono::milliseconds(options_.fetch_max_wait_ms));
-    }
-    // Sleep until a polled partition publishes more, Wakeup, or the time is up. The
-    // wakers are registered before the last look at the data, so nothing is missed.
+    // Sleep until a polled partition publishes more, Wakeup, or the time is up. Register
+    // first, then look whether anything was published since the fetch began: either that
+    // look sees it, or the partition notifies the waker.
+    const Clock::time_point wake = first_data ? std::min(deadline, *first_data + max_wait) : deadline;
     for (auto& a : assigned_) {
       if (!a->paused) a->partition->AddWaker(&waker_);
     }
-    RUNNEL_RETURN_IF_ERROR(Fetch());
-    const bool more = data_.bytes >= static_cast<size_t>(options_.fetch_min_bytes) &&
-                      !data_.records.empty();
-    if (!more) waker_.Wait(seen, wake);
+    if (VisibleSum() == visible) waker_.Wait(seen, wake);
     for (auto& a : assigned_) {
       if (!a->paused) a->partition->RemoveWaker(&waker_);
     }
   }
+}
+
+// Visible offsets only grow, so their sum changes whenever any polled partition publishes.
+// Sequentially consistent, to pair with Partition::OnVisible's check for waiters.
+int64_t Consumer::Impl::VisibleSum() const {
+  int64_t sum = 0;
+  for (const auto& a : assigned_) {
+    if (!a->paused) sum += a->partition->log().visible_offset(std::memory_order_seq_cst);
+  }
+  return sum;
 }
 
 absl::Status Consumer::Impl::Seek(const TopicPartition& tp, int64_t offset) {

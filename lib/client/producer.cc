@@ -91,6 +91,8 @@ class Producer::Impl {
   absl::StatusOr<int32_t> ChoosePartition(const internal::Topic& topic,
                                           const ProducerRecord& record);
   absl::StatusOr<internal::Topic*> Lookup(std::string_view topic);
+  // Takes `size` bytes of buffer.memory if they are free now.
+  bool TryReserve(int64_t size);
   // Takes `size` bytes of buffer.memory, waiting up to max.block.ms for them.
   absl::Status Reserve(int64_t size);
   void Unreserve(int64_t size);
@@ -196,14 +198,16 @@ absl::StatusOr<int32_t> Producer::Impl::ChoosePartition(const internal::Topic& t
   return p;
 }
 
-absl::Status Producer::Impl::Reserve(int64_t size) {
-  // Lock-free while there is room: one atomic add per record.
+bool Producer::Impl::TryReserve(int64_t size) {
   int64_t now = buffered_.load(std::memory_order_relaxed);
   while (now + size <= options_.buffer_memory) {
-    if (buffered_.compare_exchange_weak(now, now + size, std::memory_order_relaxed)) {
-      return absl::OkStatus();
-    }
+    if (buffered_.compare_exchange_weak(now, now + size, std::memory_order_relaxed)) return true;
   }
+  return false;
+}
+
+absl::Status Producer::Impl::Reserve(int64_t size) {
+  if (TryReserve(size)) return absl::OkStatus();  // lock-free while there is room
   // Back-pressure: wait for the sender to free buffer.memory, up to max.block.ms.
   std::unique_lock<std::mutex> lock(queue_mu_);
   const auto deadline = Clock::now() + Millis(options_.max_block_ms);
@@ -212,14 +216,14 @@ absl::Status Producer::Impl::Reserve(int64_t size) {
     int& n;
     ~Leave() { --n; }
   } leave{space_waiters_};
+  bool timed_out = false;
   while (true) {
     if (stopping_) return absl::FailedPreconditionError(fmt::format("{} is closed", name_));
-    now = buffered_.load(std::memory_order_relaxed);
-    if (now + size <= options_.buffer_memory) {
-      if (buffered_.compare_exchange_weak(now, now + size, std::memory_order_relaxed)) {
-        return absl::OkStatus();
-      }
-      continue;
+    if (TryReserve(size)) return absl::OkStatus();
+    if (timed_out) {
+      return absl::ResourceExhaustedError(fmt::format(
+          "buffer.memory of {} bytes of {} stayed full for max.block.ms {} ms",
+          options_.buffer_memory, name_, options_.max_block_ms));
     }
     // Batches on their way free memory as they complete. If there are none, the buffer
     // is all lingering batches: send them now (as Kafka's producer does once its buffer is
@@ -228,12 +232,7 @@ absl::Status Producer::Impl::Reserve(int64_t size) {
       force_ = true;
       WakeSender();
     }
-    if (space_cv_.wait_until(lock, deadline) == std::cv_status::timeout &&
-        buffered_.load(std::memory_order_relaxed) + size > options_.buffer_memory) {
-      return absl::ResourceExhaustedError(fmt::format(
-          "buffer.memory of {} bytes of {} stayed full for max.block.ms {} ms",
-          options_.buffer_memory, name_, options_.max_block_ms));
-    }
+    timed_out = space_cv_.wait_until(lock, deadline) == std::cv_status::timeout;
   }
 }
 
@@ -406,30 +405,25 @@ void Producer::Impl::SenderLoop() {
       }
       sender_sleeping_ = false;
     }
-    for (auto& b : ready_) batches.push_back(std::move(b));
-    ready_.clear();
-    const bool all = force_ || stopping_;
+    const bool stopping = stopping_;
+    const bool all = force_ || stopping;
     force_ = false;
     if (all || linger_due_ <= Clock::now()) {
-      // mu_ comes before queue_mu_. A batch made ready meanwhile waits for the next round.
+      // mu_ comes before queue_mu_: TakeLingering takes both, and the ready batches with
+      // the lingering ones, in order.
       linger_due_ = Clock::time_point::max();
       lock.unlock();
       const Clock::time_point next = TakeLingering(all, batches);
       lock.lock();
       linger_due_ = std::min(linger_due_, next);
+    } else {
+      for (auto& b : ready_) batches.push_back(std::move(b));
+      ready_.clear();
     }
     if (batches.empty()) {
-      if (stopping_ && ready_.empty()) {
-        // closed_ was set before stopping_, so once open_ is empty no batch can appear.
-        lock.unlock();
-        bool none_open;
-        {
-          std::lock_guard<std::mutex> send_lock(mu_);
-          none_open = open_.empty();
-        }
-        lock.lock();
-        if (none_open && ready_.empty()) break;
-      }
+      // closed_ was set before stopping_, so TakeLingering, which ran after, left nothing
+      // open or ready, and nothing can be opened again.
+      if (stopping) break;
       continue;
     }
     for (const auto& b : batches) in_flight_ += b->reserved;
