@@ -50,6 +50,12 @@ struct BrokerOptions {
   // log.retention.check.interval.ms: how often a background thread applies retention.ms
   // and retention.bytes and fsyncs partitions whose flush.ms is due.
   int64_t log_retention_check_interval_ms = 5 * 60 * 1000;
+  // offsets.topic.segment.bytes: the segment size of __consumer_offsets (one partition,
+  // sync.policy as default_topic_config). Once it holds more than this and more than
+  // twice its live commits, the live commits are rewritten into a fresh segment and the
+  // older segments deleted, so commits cannot grow it without bound (runnel's stand-in
+  // for Kafka's compaction of the topic).
+  int32_t offsets_topic_segment_bytes = 100 * 1024 * 1024;
 };
 
 struct PartitionDescription {

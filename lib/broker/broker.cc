@@ -34,7 +34,11 @@ absl::StatusOr<TopicDescription> Broker::DescribeTopic(std::string_view name) co
   return core_->DescribeTopic(name);
 }
 
-std::vector<std::string> Broker::ListTopics() const { return core_->ListTopics(); }
+std::vector<std::string> Broker::ListTopics() const {
+  std::vector<std::string> names = core_->ListTopics();
+  std::erase(names, std::string(internal::kConsumerOffsetsTopic));
+  return names;
+}
 
 absl::Status Broker::DeleteTopic(std::string_view name) { return core_->DeleteTopic(name); }
 

@@ -40,6 +40,11 @@ absl::StatusOr<std::shared_ptr<BrokerCore>> BrokerCore::Open(io::Env* env, const
         fmt::format("log.retention.check.interval.ms = {} is invalid: must be at least 1",
                     options.log_retention_check_interval_ms));
   }
+  if (options.offsets_topic_segment_bytes < 1024) {
+    return absl::InvalidArgumentError(
+        fmt::format("offsets.topic.segment.bytes = {} is invalid: must be at least 1024",
+                    options.offsets_topic_segment_bytes));
+  }
   RUNNEL_RETURN_IF_ERROR(options.default_topic_config.Validate());
   std::shared_ptr<BrokerCore> core(new BrokerCore(env, dir, options));
   RUNNEL_RETURN_IF_ERROR(core->Load());
@@ -139,6 +144,7 @@ void BrokerCore::Publish(std::shared_ptr<Topic> topic) {
     if (it != topics_.end()) it->second->stale.store(true);
     topics_[topic->name] = std::move(topic);
   }
+  topics_version_.fetch_add(1, std::memory_order_acq_rel);
   // The new topic's flush.ms may be shorter than what the background thread sleeps for.
   {
     std::lock_guard<std::mutex> lock(maintenance_mu_);
@@ -153,10 +159,21 @@ absl::Status BrokerCore::CreateTopic(std::string_view name, int32_t partitions,
   return CreateTopicLocked(name, partitions, config);
 }
 
+absl::Status BrokerCore::CreateInternalTopic(std::string_view name, int32_t partitions,
+                                             const TopicConfig& config) {
+  std::lock_guard<std::mutex> admin(admin_mu_);
+  if (table_.count(std::string(name)) > 0) return absl::OkStatus();
+  return CreateTopicLocked(name, partitions, config, /*internal=*/true);
+}
+
 absl::Status BrokerCore::CreateTopicLocked(std::string_view name, int32_t partitions,
-                                           const TopicConfig& config) {
+                                           const TopicConfig& config, bool internal) {
   RUNNEL_RETURN_IF_ERROR(CheckOpen());
   RUNNEL_RETURN_IF_ERROR(ValidateTopicName(name));
+  if (!internal && name == kConsumerOffsetsTopic) {
+    return absl::InvalidArgumentError(fmt::format(
+        "topic name \"{}\" is reserved: runnel keeps committed offsets there", name));
+  }
   if (partitions < 1 || partitions > kMaxPartitions) {
     return absl::InvalidArgumentError(fmt::format(
         "topic \"{}\" cannot have {} partitions: must be between 1 and {}", name, partitions,
@@ -256,6 +273,10 @@ std::vector<std::string> BrokerCore::ListTopics() const {
 absl::Status BrokerCore::DeleteTopic(std::string_view name) {
   std::lock_guard<std::mutex> admin(admin_mu_);
   RUNNEL_RETURN_IF_ERROR(CheckOpen());
+  if (name == kConsumerOffsetsTopic) {
+    return absl::InvalidArgumentError(fmt::format(
+        "topic \"{}\" is internal and cannot be deleted: delete consumer groups instead", name));
+  }
   RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<Topic> topic, FindTopic(name));
   TopicTable table = table_;
   table.erase(topic->name);
@@ -266,6 +287,7 @@ absl::Status BrokerCore::DeleteTopic(std::string_view name) {
     std::lock_guard<std::mutex> lock(topics_mu_);
     topics_.erase(topic->name);
   }
+  topics_version_.fetch_add(1, std::memory_order_acq_rel);
   topic->deleted.store(true);
   topic->stale.store(true);
   // The topic is gone from the table: every partition refuses appends and releases its
@@ -331,6 +353,10 @@ absl::Status BrokerCore::Close() {
   }
   maintenance_cv_.notify_all();
   if (maintenance_.joinable()) maintenance_.join();
+  {
+    std::lock_guard<std::mutex> lock(services_mu_);
+    for (const auto& [name, service] : services_) service->OnBrokerClose();
+  }
   absl::Status first;
   std::map<std::string, std::shared_ptr<Topic>, std::less<>> topics;
   {
@@ -347,6 +373,22 @@ absl::Status BrokerCore::Close() {
   }
   lock_.reset();
   return first;
+}
+
+absl::StatusOr<std::shared_ptr<BrokerService>> BrokerCore::Service(
+    std::string_view name,
+    const std::function<absl::StatusOr<std::shared_ptr<BrokerService>>()>& make) {
+  RUNNEL_RETURN_IF_ERROR(CheckOpen());
+  {
+    std::lock_guard<std::mutex> lock(services_mu_);
+    auto it = services_.find(name);
+    if (it != services_.end()) return it->second;
+  }
+  // Made without the lock: making one may take admin_mu_, which Close holds while it
+  // takes services_mu_. Of two made at once, the first registered wins.
+  RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<BrokerService> service, make());
+  std::lock_guard<std::mutex> lock(services_mu_);
+  return services_.emplace(std::string(name), std::move(service)).first->second;
 }
 
 void BrokerCore::MaintenanceLoop() {

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,18 @@ struct Topic {
   std::atomic<bool> deleted{false};
 };
 
+// Where committed offsets live (Kafka's name). Internal: applications cannot create or
+// delete it, and Broker::ListTopics leaves it out, as Kafka's listTopics does.
+inline constexpr std::string_view kConsumerOffsetsTopic = "__consumer_offsets";
+
+// Something a higher layer keeps one of per broker (the group coordinator), without the
+// broker layer depending on it. Told when the broker closes, before its partitions are.
+class BrokerService {
+ public:
+  virtual ~BrokerService() = default;
+  virtual void OnBrokerClose() = 0;
+};
+
 class BrokerCore {
  public:
   static absl::StatusOr<std::shared_ptr<BrokerCore>> Open(io::Env* env, const std::string& dir,
@@ -52,6 +65,17 @@ class BrokerCore {
   std::vector<std::string> ListTopics() const;
   absl::Status DeleteTopic(std::string_view name);
   absl::Status CreatePartitions(std::string_view name, int32_t total);
+  // CreateTopic for runnel's own topics, whose names applications may not use.
+  absl::Status CreateInternalTopic(std::string_view name, int32_t partitions,
+                                   const TopicConfig& config);
+  // Grows by one whenever a topic is created, deleted or gains partitions: a cheap way
+  // to notice that topic metadata changed.
+  uint64_t topics_version() const { return topics_version_.load(std::memory_order_acquire); }
+
+  // The service registered under `name`, made by `make` on first use.
+  absl::StatusOr<std::shared_ptr<BrokerService>> Service(
+      std::string_view name,
+      const std::function<absl::StatusOr<std::shared_ptr<BrokerService>>()>& make);
 
   io::Env* env() const { return env_; }
   const std::string& dir() const { return dir_; }
@@ -65,7 +89,7 @@ class BrokerCore {
                                                            const TopicConfig& config);
   absl::Status RemovePartitionDir(const std::string& path);
   absl::Status CreateTopicLocked(std::string_view name, int32_t partitions,
-                                 const TopicConfig& config);
+                                 const TopicConfig& config, bool internal = false);
   void Publish(std::shared_ptr<Topic> topic);
   void MaintenanceLoop();
 
@@ -82,6 +106,10 @@ class BrokerCore {
   mutable std::mutex topics_mu_;
   std::map<std::string, std::shared_ptr<Topic>, std::less<>> topics_;
   std::atomic<bool> closed_{false};
+  std::atomic<uint64_t> topics_version_{0};
+
+  std::mutex services_mu_;
+  std::map<std::string, std::shared_ptr<BrokerService>, std::less<>> services_;
 
   std::mutex maintenance_mu_;
   std::condition_variable maintenance_cv_;

@@ -7,18 +7,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 
-#include "broker/broker_core.h"
-#include "broker/waker.h"
+#include "client/consumer_impl.h"
 #include "format/record_batch.h"
 #include "util/formatters.h"
 #include "util/status_macros.h"
 
 namespace runnel {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 absl::Status CheckOptions(const ConsumerOptions& o) {
   auto bad = [](std::string_view name, int64_t value, std::string_view range) {
@@ -37,90 +33,45 @@ absl::Status CheckOptions(const ConsumerOptions& o) {
     return bad("auto.offset.reset", static_cast<int>(o.auto_offset_reset),
                "earliest, latest or none");
   }
+  if (o.session_timeout_ms < 1) return bad("session.timeout.ms", o.session_timeout_ms, "at least 1");
+  if (o.max_poll_interval_ms < 1) {
+    return bad("max.poll.interval.ms", o.max_poll_interval_ms, "at least 1");
+  }
+  if (o.auto_commit_interval_ms < 0) {
+    return bad("auto.commit.interval.ms", o.auto_commit_interval_ms, "0 or more");
+  }
+  if (o.partition_assignment_strategy.empty()) {
+    return absl::InvalidArgumentError(
+        "partition.assignment.strategy is empty: name at least one assignor");
+  }
+  for (PartitionAssignor a : o.partition_assignment_strategy) {
+    if (a != PartitionAssignor::kRange && a != PartitionAssignor::kRoundRobin &&
+        a != PartitionAssignor::kCooperativeSticky) {
+      return bad("partition.assignment.strategy", static_cast<int>(a),
+                 "range, roundrobin or cooperative-sticky");
+    }
+  }
+  if (!o.group_instance_id.empty() && o.group_id.empty()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "group.instance.id \"{}\" needs a group.id", o.group_instance_id));
+  }
   return absl::OkStatus();
 }
 
-std::string Name(const TopicPartition& tp) { return fmt::format("{}-{}", tp.topic, tp.partition); }
-
 }  // namespace
 
-class Consumer::Impl {
- public:
-  Impl(std::shared_ptr<internal::BrokerCore> broker, const ConsumerOptions& options)
-      : broker_(std::move(broker)), options_(options) {
-    if (!options_.client_id.empty()) name_ = fmt::format("consumer \"{}\"", options_.client_id);
-  }
+std::string Name(const TopicPartition& tp) { return fmt::format("{}-{}", tp.topic, tp.partition); }
 
-  absl::Status Assign(const std::vector<TopicPartition>& partitions);
-  std::vector<TopicPartition> Assignment() const;
-  absl::StatusOr<std::span<const ConsumerRecord>> Poll(std::chrono::milliseconds timeout);
-  void Wakeup() {
-    wakeup_.store(true);
-    waker_.Notify();
-  }
-  absl::Status Seek(const TopicPartition& tp, int64_t offset);
-  absl::Status SeekTo(const std::vector<TopicPartition>& partitions, bool end);
-  absl::StatusOr<int64_t> Position(const TopicPartition& tp);
-  absl::StatusOr<std::map<TopicPartition, std::optional<OffsetAndTimestamp>>> OffsetsForTimes(
-      const std::map<TopicPartition, int64_t>& timestamps) const;
-  absl::StatusOr<std::map<TopicPartition, int64_t>> Offsets(
-      const std::vector<TopicPartition>& partitions, bool end) const;
-  absl::Status SetPaused(const std::vector<TopicPartition>& partitions, bool paused);
-  std::vector<TopicPartition> Paused() const;
-  absl::Status Close();
+Consumer::Impl::Impl(std::shared_ptr<internal::BrokerCore> broker, const ConsumerOptions& options,
+                     std::shared_ptr<groups::GroupCoordinator> coordinator)
+    : broker_(std::move(broker)), options_(options), coordinator_(std::move(coordinator)) {
+  if (!options_.client_id.empty()) name_ = fmt::format("consumer \"{}\"", options_.client_id);
+  next_auto_commit_ = Clock::now() + std::chrono::milliseconds(options_.auto_commit_interval_ms);
+}
 
- private:
-  struct Assigned {
-    TopicPartition tp;
-    std::shared_ptr<internal::Topic> topic;  // keeps the name records point at alive
-    std::shared_ptr<internal::Partition> partition;
-    std::optional<int64_t> position;
-    bool paused = false;
-  };
-  // What the last Poll returned, and the memory its views point into.
-  struct PollData {
-    std::vector<ConsumerRecord> records;
-    std::vector<storage::LogSlice> slices;
-    std::vector<std::shared_ptr<internal::Topic>> topics;
-    std::vector<Header> headers;
-    std::vector<std::pair<size_t, size_t>> header_ranges;  // per record: first, count
-    std::vector<std::pair<Assigned*, int64_t>> positions;  // where each partition moves to
-    size_t bytes = 0;
-    void Clear() {
-      records.clear();
-      slices.clear();
-      topics.clear();
-      headers.clear();
-      header_ranges.clear();
-      positions.clear();
-      bytes = 0;
-    }
-  };
-
-  absl::Status CheckOpen() const {
-    if (closed_) return absl::FailedPreconditionError(fmt::format("{} is closed", name_));
-    return broker_->CheckOpen();
-  }
-  absl::StatusOr<std::pair<std::shared_ptr<internal::Topic>, std::shared_ptr<internal::Partition>>>
-  Resolve(const TopicPartition& tp) const;
-  absl::StatusOr<Assigned*> Find(const TopicPartition& tp);
-  // Sets a missing or out-of-range position by auto.offset.reset.
-  absl::Status Reset(Assigned& a, std::string_view reason);
-  // Reads what is there into data_ without moving positions.
-  absl::Status Fetch();
-  int64_t VisibleSum() const;
-  absl::Status FetchPartition(Assigned& a, int32_t& records_left, size_t& bytes_left);
-
-  const std::shared_ptr<internal::BrokerCore> broker_;
-  const ConsumerOptions options_;
-  std::string name_ = "consumer";
-  std::vector<std::unique_ptr<Assigned>> assigned_;
-  size_t next_partition_ = 0;  // where the next fetch starts, for fairness
-  PollData data_;
-  internal::Waker waker_;
-  std::atomic<bool> wakeup_{false};
-  bool closed_ = false;
-};
+Consumer::Impl::~Impl() {
+  if (!closed_) Close().IgnoreError();
+}
 
 absl::StatusOr<std::pair<std::shared_ptr<internal::Topic>, std::shared_ptr<internal::Partition>>>
 Consumer::Impl::Resolve(const TopicPartition& tp) const {
@@ -143,8 +94,23 @@ absl::StatusOr<Consumer::Impl::Assigned*> Consumer::Impl::Find(const TopicPartit
       fmt::format("partition {} is not assigned to {}", Name(tp), name_));
 }
 
+std::unique_ptr<Consumer::Impl::Assigned> Consumer::Impl::MakeAssigned(
+    const TopicPartition& tp, std::shared_ptr<internal::Topic> topic,
+    std::shared_ptr<internal::Partition> partition) const {
+  auto a = std::make_unique<Assigned>();
+  a->tp = tp;
+  a->topic = std::move(topic);
+  a->partition = std::move(partition);
+  return a;
+}
+
 absl::Status Consumer::Impl::Assign(const std::vector<TopicPartition>& partitions) {
   RUNNEL_RETURN_IF_ERROR(CheckOpen());
+  if (mode_ == Mode::kSubscribe) {
+    return absl::FailedPreconditionError(fmt::format(
+        "{} is subscribed to topics: Assign and Subscribe exclude each other; Unsubscribe first",
+        name_));
+  }
   auto find = [](std::vector<std::unique_ptr<Assigned>>& in, const TopicPartition& tp) {
     return std::find_if(in.begin(), in.end(), [&](const auto& a) { return a && a->tp == tp; });
   };
@@ -154,11 +120,7 @@ absl::Status Consumer::Impl::Assign(const std::vector<TopicPartition>& partition
   for (const TopicPartition& tp : partitions) {
     if (find(assigned_, tp) != assigned_.end() || find(added, tp) != added.end()) continue;
     RUNNEL_ASSIGN_OR_RETURN(auto resolved, Resolve(tp));
-    auto a = std::make_unique<Assigned>();
-    a->tp = tp;
-    a->topic = std::move(resolved.first);
-    a->partition = std::move(resolved.second);
-    added.push_back(std::move(a));
+    added.push_back(MakeAssigned(tp, std::move(resolved.first), std::move(resolved.second)));
   }
   std::vector<std::unique_ptr<Assigned>> next;
   for (const TopicPartition& tp : partitions) {
@@ -169,6 +131,7 @@ absl::Status Consumer::Impl::Assign(const std::vector<TopicPartition>& partition
   // The last Poll's records stay valid: their topic names are held by data_.
   assigned_ = std::move(next);
   next_partition_ = 0;
+  mode_ = assigned_.empty() ? Mode::kNone : Mode::kAssign;  // assign({}) is unsubscribe
   return absl::OkStatus();
 }
 
@@ -176,6 +139,18 @@ std::vector<TopicPartition> Consumer::Impl::Assignment() const {
   std::vector<TopicPartition> out;
   for (const auto& a : assigned_) out.push_back(a->tp);
   return out;
+}
+
+absl::Status Consumer::Impl::InitPosition(Assigned& a) {
+  if (coordinator_) {
+    RUNNEL_ASSIGN_OR_RETURN(auto committed, coordinator_->Committed(options_.group_id, {a.tp}));
+    const std::optional<OffsetAndMetadata>& c = committed[a.tp];
+    if (c) {
+      a.position = c->offset;
+      return absl::OkStatus();
+    }
+  }
+  return Reset(a, "no position");
 }
 
 absl::Status Consumer::Impl::Reset(Assigned& a, std::string_view reason) {
@@ -208,10 +183,20 @@ absl::Status Consumer::Impl::Reset(Assigned& a, std::string_view reason) {
 absl::Status Consumer::Impl::FetchPartition(Assigned& a, int32_t& records_left,
                                             size_t& bytes_left) {
   if (a.partition->deleted()) {
-    return absl::NotFoundError(
-        fmt::format("topic \"{}\" of partition {} was deleted", a.tp.topic, Name(a.tp)));
+    // A topic made again under the same name is a new log: start it afresh.
+    auto resolved = Resolve(a.tp);
+    if (resolved.ok()) {
+      a.topic = std::move(resolved->first);
+      a.partition = std::move(resolved->second);
+      a.position.reset();
+    } else if (mode_ == Mode::kSubscribe) {
+      return absl::OkStatus();  // the group's next assignment drops it
+    } else {
+      return absl::NotFoundError(
+          fmt::format("topic \"{}\" of partition {} was deleted", a.tp.topic, Name(a.tp)));
+    }
   }
-  if (!a.position) RUNNEL_RETURN_IF_ERROR(Reset(a, "no position"));
+  if (!a.position) RUNNEL_RETURN_IF_ERROR(InitPosition(a));
   const storage::PartitionLog& log = a.partition->log();
   const size_t max_bytes =
       std::min(bytes_left, static_cast<size_t>(options_.max_partition_fetch_bytes));
@@ -323,7 +308,15 @@ absl::StatusOr<std::span<const ConsumerRecord>> Consumer::Impl::Poll(
     return absl::InvalidArgumentError(
         fmt::format("Poll timeout {} ms is invalid: must be 0 or more", timeout.count()));
   }
+  RunCommitCallbacks();
+  MaybeAutoCommit(Clock::now());
   data_.Clear();  // the last Poll's views end here
+  // However Poll ends, the coordinator learns that the member is no longer inside it.
+  struct Returned {
+    Impl* impl;
+    ~Returned() { impl->PollReturned(); }
+  } returned{this};
+  bool entering = true;
   // Clamped: Poll(milliseconds::max()) waits for ever, like Kafka's poll(Long.MAX_VALUE).
   const Clock::time_point start = Clock::now();
   const Clock::time_point deadline =
@@ -338,6 +331,10 @@ absl::StatusOr<std::span<const ConsumerRecord>> Consumer::Impl::Poll(
     if (wakeup_.exchange(false)) {
       data_.Clear();
       return std::span<const ConsumerRecord>();
+    }
+    if (mode_ == Mode::kSubscribe) {
+      RUNNEL_RETURN_IF_ERROR(SyncGroup(entering));
+      entering = false;
     }
     const int64_t visible = VisibleSum();
     RUNNEL_RETURN_IF_ERROR(Fetch());
@@ -354,7 +351,8 @@ absl::StatusOr<std::span<const ConsumerRecord>> Consumer::Impl::Poll(
     // Sleep until a polled partition publishes more, Wakeup, or the time is up. Register
     // first, then look whether anything was published since the fetch began: either that
     // look sees it, or the partition notifies the waker.
-    const Clock::time_point wake = first_data ? std::min(deadline, *first_data + max_wait) : deadline;
+    Clock::time_point wake = first_data ? std::min(deadline, *first_data + max_wait) : deadline;
+    if (mode_ == Mode::kSubscribe) wake = std::min(wake, next_group_check_);
     for (auto& a : assigned_) {
       if (!a->paused) a->partition->AddWaker(&waker_);
     }
@@ -404,7 +402,7 @@ absl::Status Consumer::Impl::SeekTo(const std::vector<TopicPartition>& partition
 
 absl::StatusOr<int64_t> Consumer::Impl::Position(const TopicPartition& tp) {
   RUNNEL_ASSIGN_OR_RETURN(Assigned * a, Find(tp));
-  if (!a->position) RUNNEL_RETURN_IF_ERROR(Reset(*a, "no position"));
+  if (!a->position) RUNNEL_RETURN_IF_ERROR(InitPosition(*a));
   return *a->position;
 }
 
@@ -462,10 +460,22 @@ std::vector<TopicPartition> Consumer::Impl::Paused() const {
 
 absl::Status Consumer::Impl::Close() {
   if (closed_) return absl::FailedPreconditionError(fmt::format("{} is closed", name_));
+  absl::Status status;
+  if (broker_->CheckOpen().ok()) {
+    if (mode_ == Mode::kSubscribe) {
+      std::vector<TopicPartition> owned = Assignment();
+      // Revoke auto-commits what was consumed; a static member keeps its place.
+      if (!owned.empty() && !member_id_.empty()) status = Revoke(owned, /*lost=*/false);
+      LeaveGroup(/*detach_static=*/true);
+    } else if (mode_ == Mode::kAssign && coordinator_ && options_.enable_auto_commit) {
+      status = CommitNow(Positions(nullptr));
+    }
+  }
+  RunCommitCallbacks();
   closed_ = true;
   data_.Clear();
   assigned_.clear();
-  return absl::OkStatus();
+  return status;
 }
 
 Consumer::Consumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -475,7 +485,12 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(Broker& broker,
                                                            const ConsumerOptions& options) {
   RUNNEL_RETURN_IF_ERROR(CheckOptions(options));
   RUNNEL_RETURN_IF_ERROR(broker.core()->CheckOpen());
-  return std::unique_ptr<Consumer>(new Consumer(std::make_unique<Impl>(broker.core(), options)));
+  std::shared_ptr<groups::GroupCoordinator> coordinator;
+  if (!options.group_id.empty()) {
+    RUNNEL_ASSIGN_OR_RETURN(coordinator, groups::GroupCoordinator::ForBroker(*broker.core()));
+  }
+  return std::unique_ptr<Consumer>(
+      new Consumer(std::make_unique<Impl>(broker.core(), options, std::move(coordinator))));
 }
 
 absl::Status Consumer::Assign(const std::vector<TopicPartition>& partitions) {
@@ -518,5 +533,30 @@ absl::Status Consumer::Resume(const std::vector<TopicPartition>& partitions) {
 }
 std::vector<TopicPartition> Consumer::Paused() const { return impl_->Paused(); }
 absl::Status Consumer::Close() { return impl_->Close(); }
+absl::Status Consumer::Subscribe(const std::vector<std::string>& topics,
+                                 RebalanceListener listener) {
+  return impl_->Subscribe(topics, std::nullopt, std::move(listener));
+}
+absl::Status Consumer::SubscribePattern(std::string_view pattern, RebalanceListener listener) {
+  return impl_->SubscribePattern(pattern, std::move(listener));
+}
+absl::Status Consumer::Unsubscribe() { return impl_->Unsubscribe(); }
+std::vector<std::string> Consumer::Subscription() const { return impl_->Subscription(); }
+absl::Status Consumer::CommitSync() { return impl_->CommitSync(std::nullopt); }
+absl::Status Consumer::CommitSync(const std::map<TopicPartition, OffsetAndMetadata>& offsets) {
+  return impl_->CommitSync(offsets);
+}
+void Consumer::CommitAsync(OffsetCommitCallback callback) {
+  impl_->CommitAsync(std::nullopt, std::move(callback));
+}
+void Consumer::CommitAsync(const std::map<TopicPartition, OffsetAndMetadata>& offsets,
+                           OffsetCommitCallback callback) {
+  impl_->CommitAsync(offsets, std::move(callback));
+}
+absl::StatusOr<std::map<TopicPartition, std::optional<OffsetAndMetadata>>> Consumer::Committed(
+    const std::vector<TopicPartition>& partitions) const {
+  return impl_->Committed(partitions);
+}
+ConsumerGroupMetadata Consumer::GroupMetadata() const { return impl_->GroupMetadata(); }
 
 }  // namespace runnel

@@ -587,6 +587,11 @@ absl::StatusOr<RetentionResult> PartitionLog::EnforceRetention() {
     remaining -= seg->size();
     ++n;
   }
+  return DeletePrefixLocked(std::move(current), n, now);
+}
+
+absl::StatusOr<RetentionResult> PartitionLog::DeletePrefixLocked(
+    std::shared_ptr<const SegmentList> current, size_t n, int64_t now) {
   RetentionResult result;
   if (n == 0) return result;
   if (n == current->size()) {  // the active segment goes too: start a fresh one first
@@ -602,6 +607,17 @@ absl::StatusOr<RetentionResult> PartitionLog::EnforceRetention() {
     RUNNEL_RETURN_IF_ERROR(DeleteSegmentFiles(seg));
   }
   return result;
+}
+
+absl::StatusOr<RetentionResult> PartitionLog::DeleteSegmentsBefore(int64_t offset) {
+  std::lock_guard<std::mutex> lock(append_mu_);
+  RUNNEL_RETURN_IF_ERROR(CheckWritable());
+  std::shared_ptr<const SegmentList> current = segments();
+  const int64_t limit = std::min(offset, visible_offset());
+  size_t n = 0;
+  // The active segment always stays: it is where the next append goes.
+  while (n + 1 < current->size() && (*current)[n]->next_offset() <= limit) ++n;
+  return DeletePrefixLocked(std::move(current), n, env_->NowMillis());
 }
 
 absl::Status PartitionLog::Close() {

@@ -140,6 +140,10 @@ class PartitionLog {
   absl::Status Roll();
   // Deletes the oldest segments beyond retention.ms and retention.bytes.
   absl::StatusOr<RetentionResult> EnforceRetention();
+  // Deletes the oldest segments that hold only offsets below `offset` (and below the
+  // visible offset), as Kafka's DeleteRecords does segment by segment; the log start
+  // becomes the base offset of the first segment kept. The active segment is kept.
+  absl::StatusOr<RetentionResult> DeleteSegmentsBefore(int64_t offset);
 
   int64_t log_start_offset() const;
   int64_t log_end_offset() const { return log_end_.load(std::memory_order_acquire); }
@@ -182,6 +186,9 @@ class PartitionLog {
   absl::Status RollLocked(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   absl::Status FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(flush_mu_);
   absl::Status DeleteSegmentFiles(const Segment& segment);
+  absl::StatusOr<RetentionResult> DeletePrefixLocked(std::shared_ptr<const SegmentList> current,
+                                                     size_t n, int64_t now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
 
   io::Env* const env_;
   const std::string dir_;
