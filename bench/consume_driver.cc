@@ -4,9 +4,10 @@
 //   build/bench/runnel_consume_bench [--repetitions R] [--megabytes M] [--quick]
 //
 // Throughput: M MiB of 100-byte records (16-byte keys) are produced into a topic of 8
-// partitions (not timed); then one consumer assigned all 8, and two consumers on two
-// threads assigned 4 each, read everything from the beginning through the public API,
-// touching every key and value. Beside it, the raw read limit: the same records framed in
+// partitions (not timed); then one consumer assigned all 8, two consumers on two threads
+// assigned 4 each, and a consumer group of two members on two threads (Subscribe; the
+// join and first rebalance are timed too) read everything from the beginning through the
+// public API, touching every key and value. Beside it, the raw read limit: the same records framed in
 // a file and read back with read() in 1 MiB chunks, every frame's CRC checked. Both read
 // from the page cache.
 //
@@ -76,8 +77,28 @@ absl::StatusOr<int64_t> ConsumeAll(Broker& broker, std::vector<TopicPartition> p
   return got;
 }
 
+// One member of group "bench-group": polls until the group as a whole has read
+// `expected` records. Joining and the rebalance are part of the time, as in a real start.
+absl::Status ConsumeInGroup(Broker& broker, int64_t expected, std::atomic<int64_t>* group_total,
+                            uint64_t* touched) {
+  ConsumerOptions options;
+  options.group_id = "bench-group";
+  options.auto_offset_reset = OffsetReset::kEarliest;
+  options.max_poll_records = 10000;
+  auto consumer = Consumer::Create(broker, options);
+  if (!consumer.ok()) return consumer.status();
+  if (absl::Status s = (*consumer)->Subscribe({"bench"}); !s.ok()) return s;
+  while (group_total->load() < expected) {
+    auto records = (*consumer)->Poll(std::chrono::milliseconds(100));
+    if (!records.ok()) return records.status();
+    for (const ConsumerRecord& r : *records) *touched += r.key->size() + r.value->size();
+    group_total->fetch_add(static_cast<int64_t>(records->size()));
+  }
+  return (*consumer)->Close();
+}
+
 struct Throughput {
-  double one = 0, two = 0, raw = 0;  // records/s
+  double one = 0, two = 0, group = 0, raw = 0;  // records/s
 };
 
 absl::StatusOr<Throughput> RunThroughput(uint64_t megabytes) {
@@ -123,6 +144,24 @@ absl::StatusOr<Throughput> RunThroughput(uint64_t megabytes) {
     }
     if (*got[0] + *got[1] != records) return absl::InternalError("two consumers missed records");
     t.two = static_cast<double>(records) / seconds;
+    touched += touched2[0] + touched2[1];
+  }
+  {
+    std::atomic<int64_t> total{0};
+    uint64_t touched2[2] = {0, 0};
+    absl::Status st[2];
+    const auto start = Clock::now();
+    std::thread other([&] { st[1] = ConsumeInGroup(**broker, records, &total, &touched2[1]); });
+    st[0] = ConsumeInGroup(**broker, records, &total, &touched2[0]);
+    other.join();
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    for (const absl::Status& s : st) {
+      if (!s.ok()) return s;
+    }
+    if (total.load() != records) {
+      return absl::InternalError(fmt::format("the group read {} of {} records", total.load(), records));
+    }
+    t.group = static_cast<double>(records) / seconds;
     touched += touched2[0] + touched2[1];
   }
   if (absl::Status s = (*broker)->Close(); !s.ok()) return s;
@@ -246,7 +285,7 @@ int Main(int argc, char** argv) {
       return 2;
     }
   }
-  std::vector<double> one, two, raw;
+  std::vector<double> one, two, group, raw;
   for (int r = 0; r < repetitions; ++r) {
     absl::StatusOr<Throughput> t = RunThroughput(megabytes);
     if (!t.ok()) {
@@ -255,12 +294,15 @@ int Main(int argc, char** argv) {
     }
     one.push_back(t->one);
     two.push_back(t->two);
+    group.push_back(t->group);
     raw.push_back(t->raw);
   }
   std::printf("%-40s %14s %9s\n", "consume, 100 B records, 8 partitions", "records/s", "vs raw");
   std::printf("%-40s %14.0f %8.0f%%\n", "one consumer", Median(one), 100 * Median(one) / Median(raw));
   std::printf("%-40s %14.0f %8.0f%%\n", "two consumers (4 partitions each)", Median(two),
               100 * Median(two) / Median(raw));
+  std::printf("%-40s %14.0f %8.0f%%\n", "group of two (Subscribe, rebalance)", Median(group),
+              100 * Median(group) / Median(raw));
   std::printf("%-40s %14.0f\n\n", "raw read limit (read() + CRC per frame)", Median(raw));
 
   std::printf("%-40s %9s %9s %9s %9s\n", "end-to-end latency (us), sync none", "p50", "p99",
