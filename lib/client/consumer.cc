@@ -461,15 +461,15 @@ std::vector<TopicPartition> Consumer::Impl::Paused() const {
 absl::Status Consumer::Impl::Close() {
   if (closed_) return absl::FailedPreconditionError(fmt::format("{} is closed", name_));
   absl::Status status;
-  if (broker_->CheckOpen().ok()) {
-    if (mode_ == Mode::kSubscribe) {
-      std::vector<TopicPartition> owned = Assignment();
-      // Revoke auto-commits what was consumed; a static member keeps its place.
-      if (!owned.empty() && !member_id_.empty()) status = Revoke(owned, /*lost=*/false);
-      LeaveGroup(/*detach_static=*/true);
-    } else if (mode_ == Mode::kAssign && coordinator_ && options_.enable_auto_commit) {
-      status = CommitNow(Positions(nullptr));
-    }
+  const bool open = broker_->CheckOpen().ok();
+  if (mode_ == Mode::kSubscribe) {
+    std::vector<TopicPartition> owned = Assignment();
+    // Revoke auto-commits what was consumed; a static member keeps its place.
+    if (open && !owned.empty() && !member_id_.empty()) status = Revoke(owned, /*lost=*/false);
+    // Even after the broker closed: the coordinator must forget this consumer's waker.
+    LeaveGroup(/*detach_static=*/true);
+  } else if (open && mode_ == Mode::kAssign && coordinator_ && options_.enable_auto_commit) {
+    status = CommitNow(Positions(nullptr));
   }
   RunCommitCallbacks();
   closed_ = true;

@@ -125,6 +125,7 @@ void Consumer::Impl::PollReturned() {
 }
 
 absl::Status Consumer::Impl::SyncGroup(bool entering_poll) {
+  RUNNEL_RETURN_IF_ERROR(fenced_);
   RUNNEL_RETURN_IF_ERROR(UpdatePatternSubscription());
   // Each round either finds nothing to do or acts and looks again; a rebalance that keeps
   // moving is picked up by the next Poll round rather than looping here.
@@ -135,6 +136,17 @@ absl::Status Consumer::Impl::SyncGroup(bool entering_poll) {
     if (!view.ok()) {
       if (!absl::IsFailedPrecondition(view.status()) || !broker_->CheckOpen().ok()) {
         return view.status();
+      }
+      // A static member whose group.instance.id another consumer took over is fenced for
+      // good (Kafka's FencedInstanceIdException): joining again would fence the other.
+      if (!options_.group_instance_id.empty() &&
+          coordinator_->InstanceTaken(options_.group_id, options_.group_instance_id)) {
+        fenced_ = view.status();
+        const std::vector<TopicPartition> lost = Assignment();
+        member_id_.clear();
+        generation_ = -1;
+        if (!lost.empty()) Revoke(lost, /*lost=*/true).IgnoreError();
+        return fenced_;
       }
       // Removed from the group: what it held may be another member's now.
       const std::vector<TopicPartition> lost = Assignment();
@@ -194,7 +206,9 @@ absl::Status Consumer::Impl::Revoke(const std::vector<TopicPartition>& partition
   });
   next_partition_ = 0;
   if (!lost && !member_id_.empty()) {
-    RUNNEL_RETURN_IF_ERROR(coordinator_->Release(options_.group_id, member_id_, partitions));
+    // FailedPrecondition: the member was removed meanwhile, and its partitions with it.
+    absl::Status released = coordinator_->Release(options_.group_id, member_id_, partitions);
+    if (!released.ok() && !absl::IsFailedPrecondition(released)) return released;
   }
   return absl::IsFailedPrecondition(status) ? absl::OkStatus() : status;
 }

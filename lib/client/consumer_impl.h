@@ -156,6 +156,7 @@ class Consumer::Impl {
   std::string member_id_;  // empty: not in the group (yet, or any more)
   int32_t generation_ = -1;
   uint64_t seen_changes_ = 0;
+  absl::Status fenced_;  // set for good once another consumer took our group.instance.id
   Clock::time_point next_group_check_ = Clock::time_point::max();
   Clock::time_point next_auto_commit_;
   std::vector<PendingCallback> callbacks_;

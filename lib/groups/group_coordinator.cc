@@ -299,6 +299,16 @@ void GroupCoordinator::PollReturned(const std::string& group, const std::string&
   m->second.poll_returned = Clock::now();
 }
 
+bool GroupCoordinator::InstanceTaken(const std::string& group, const std::string& instance_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto g = groups_.find(group);
+  if (g == groups_.end()) return false;
+  for (const auto& [id, m] : g->second.members) {
+    if (m.attached && m.request.instance_id == instance_id) return true;
+  }
+  return false;
+}
+
 absl::Status GroupCoordinator::Rejoin(const std::string& group, const std::string& member,
                                       const std::vector<TopicPartition>& released) {
   std::lock_guard<std::mutex> lock(mu_);

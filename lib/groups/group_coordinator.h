@@ -83,6 +83,8 @@ class GroupCoordinator : public internal::BrokerService {
   absl::StatusOr<MemberView> Heartbeat(const std::string& group, const std::string& member,
                                        uint64_t seen_changes, bool entering_poll);
   void PollReturned(const std::string& group, const std::string& member);
+  // True while a connected member holds this group.instance.id.
+  bool InstanceTaken(const std::string& group, const std::string& instance_id);
   // The member has rejoined the pending rebalance, having stopped consuming `released`.
   absl::Status Rejoin(const std::string& group, const std::string& member,
                       const std::vector<TopicPartition>& released);
