@@ -228,6 +228,11 @@ absl::StatusOr<std::shared_ptr<Topic>> BrokerCore::FindTopic(std::string_view na
 }
 
 absl::StatusOr<std::shared_ptr<Topic>> BrokerCore::FindOrCreateTopic(std::string_view name) {
+  if (name == kConsumerOffsetsTopic) {
+    return absl::InvalidArgumentError(fmt::format(
+        "topic \"{}\" is internal: commit offsets through a Consumer instead of producing to it",
+        name));
+  }
   absl::StatusOr<std::shared_ptr<Topic>> found = FindTopic(name);
   if (found.ok() || found.status().code() != absl::StatusCode::kNotFound ||
       !options_.auto_create_topics_enable) {

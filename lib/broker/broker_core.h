@@ -59,7 +59,8 @@ class BrokerCore {
   absl::Status CreateTopic(std::string_view name, int32_t partitions, const TopicConfig& config);
   // NotFound naming the topic.
   absl::StatusOr<std::shared_ptr<Topic>> FindTopic(std::string_view name) const;
-  // FindTopic, creating the topic first when auto.create.topics.enable allows it.
+  // FindTopic, creating the topic first when auto.create.topics.enable allows it: the
+  // producer's lookup, so internal topics are refused with InvalidArgument.
   absl::StatusOr<std::shared_ptr<Topic>> FindOrCreateTopic(std::string_view name);
   absl::StatusOr<TopicDescription> DescribeTopic(std::string_view name) const;
   std::vector<std::string> ListTopics() const;

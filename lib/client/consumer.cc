@@ -51,6 +51,10 @@ absl::Status CheckOptions(const ConsumerOptions& o) {
                  "range, roundrobin or cooperative-sticky");
     }
   }
+  if (o.group_id.size() > groups::kMaxGroupIdBytes) {
+    return absl::InvalidArgumentError(fmt::format("group.id of {} bytes is too long: at most {}",
+                                                  o.group_id.size(), groups::kMaxGroupIdBytes));
+  }
   if (!o.group_instance_id.empty() && o.group_id.empty()) {
     return absl::InvalidArgumentError(fmt::format(
         "group.instance.id \"{}\" needs a group.id", o.group_instance_id));

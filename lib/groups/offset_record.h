@@ -18,6 +18,8 @@ namespace runnel::groups {
 
 // Kafka's offset.metadata.max.bytes.
 inline constexpr size_t kMaxOffsetMetadataBytes = 4096;
+// Kafka's schema keeps strings with an int16 length.
+inline constexpr size_t kMaxGroupIdBytes = 32767;
 
 struct OffsetKey {
   std::string group;

@@ -120,6 +120,11 @@ absl::Status OffsetStore::Append(internal::Partition& partition, const Records& 
 
 absl::Status OffsetStore::Commit(std::string_view group, const GroupOffsets& offsets) {
   if (offsets.empty()) return absl::OkStatus();
+  if (group.size() > kMaxGroupIdBytes) {
+    return absl::InvalidArgumentError(fmt::format(
+        "group id of {} bytes exceeds the {} bytes __consumer_offsets can hold", group.size(),
+        kMaxGroupIdBytes));
+  }
   Records records;
   for (const auto& [tp, value] : offsets) {
     if (value.metadata.size() > kMaxOffsetMetadataBytes) {
