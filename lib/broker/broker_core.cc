@@ -348,7 +348,23 @@ absl::Status BrokerCore::CreatePartitions(std::string_view name, int32_t total) 
 }
 
 absl::Status BrokerCore::Close() {
-  std::lock_guard<std::mutex> admin(admin_mu_);
+  absl::Status status;
+  {
+    std::lock_guard<std::mutex> admin(admin_mu_);
+    status = CloseLocked();
+  }
+  // Told after admin_mu_ is released: a service may hold its own lock while it waits for
+  // admin_mu_ (the coordinator creating __consumer_offsets on a first commit).
+  std::vector<std::shared_ptr<BrokerService>> services;
+  {
+    std::lock_guard<std::mutex> lock(services_mu_);
+    for (const auto& [name, service] : services_) services.push_back(service);
+  }
+  for (const auto& service : services) service->OnBrokerClose();
+  return status;
+}
+
+absl::Status BrokerCore::CloseLocked() {
   if (closed_.exchange(true)) {
     return absl::FailedPreconditionError(fmt::format("the broker of {} is closed", dir_));
   }
@@ -358,10 +374,6 @@ absl::Status BrokerCore::Close() {
   }
   maintenance_cv_.notify_all();
   if (maintenance_.joinable()) maintenance_.join();
-  {
-    std::lock_guard<std::mutex> lock(services_mu_);
-    for (const auto& [name, service] : services_) service->OnBrokerClose();
-  }
   absl::Status first;
   std::map<std::string, std::shared_ptr<Topic>, std::less<>> topics;
   {
@@ -389,8 +401,8 @@ absl::StatusOr<std::shared_ptr<BrokerService>> BrokerCore::Service(
     auto it = services_.find(name);
     if (it != services_.end()) return it->second;
   }
-  // Made without the lock: making one may take admin_mu_, which Close holds while it
-  // takes services_mu_. Of two made at once, the first registered wins.
+  // Made without the lock: making one may take admin_mu_. Of two made at once, the first
+  // registered wins.
   RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<BrokerService> service, make());
   std::lock_guard<std::mutex> lock(services_mu_);
   return services_.emplace(std::string(name), std::move(service)).first->second;

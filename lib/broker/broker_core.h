@@ -39,7 +39,7 @@ struct Topic {
 inline constexpr std::string_view kConsumerOffsetsTopic = "__consumer_offsets";
 
 // Something a higher layer keeps one of per broker (the group coordinator), without the
-// broker layer depending on it. Told when the broker closes, before its partitions are.
+// broker layer depending on it. Told when the broker has closed.
 class BrokerService {
  public:
   virtual ~BrokerService() = default;
@@ -84,6 +84,7 @@ class BrokerCore {
 
  private:
   BrokerCore(io::Env* env, std::string dir, const BrokerOptions& options);
+  absl::Status CloseLocked();
   absl::Status Load();
   absl::Status RemoveOrphans(const TopicTable& table);
   absl::StatusOr<std::shared_ptr<Partition>> OpenPartition(const std::string& topic, int32_t p,

@@ -320,7 +320,6 @@ absl::StatusOr<std::span<const ConsumerRecord>> Consumer::Impl::Poll(
     Impl* impl;
     ~Returned() { impl->PollReturned(); }
   } returned{this};
-  bool entering = true;
   // Clamped: Poll(milliseconds::max()) waits for ever, like Kafka's poll(Long.MAX_VALUE).
   const Clock::time_point start = Clock::now();
   const Clock::time_point deadline =
@@ -336,10 +335,7 @@ absl::StatusOr<std::span<const ConsumerRecord>> Consumer::Impl::Poll(
       data_.Clear();
       return std::span<const ConsumerRecord>();
     }
-    if (mode_ == Mode::kSubscribe) {
-      RUNNEL_RETURN_IF_ERROR(SyncGroup(entering));
-      entering = false;
-    }
+    if (mode_ == Mode::kSubscribe) RUNNEL_RETURN_IF_ERROR(SyncGroup());
     const int64_t visible = VisibleSum();
     RUNNEL_RETURN_IF_ERROR(Fetch());
     const Clock::time_point now = Clock::now();
@@ -469,7 +465,7 @@ absl::Status Consumer::Impl::Close() {
   if (mode_ == Mode::kSubscribe) {
     std::vector<TopicPartition> owned = Assignment();
     // Revoke auto-commits what was consumed; a static member keeps its place.
-    if (open && !owned.empty() && !member_id_.empty()) status = Revoke(owned, /*lost=*/false);
+    if (open && !owned.empty() && !member_id_.empty()) status = Revoke(owned, /*lost=*/Removed());
     // Even after the broker closed: the coordinator must forget this consumer's waker.
     LeaveGroup(/*detach_static=*/true);
   } else if (open && mode_ == Mode::kAssign && coordinator_ && options_.enable_auto_commit) {

@@ -38,13 +38,22 @@ absl::Status Consumer::Impl::Subscribe(std::vector<std::string> topics,
   if (topics.empty() && !pattern) return Unsubscribe();  // as Kafka's subscribe(empty)
   std::sort(topics.begin(), topics.end());
   topics.erase(std::unique(topics.begin(), topics.end()), topics.end());
+  if (member_id_.empty()) {
+    std::swap(topics_, topics);
+    absl::Status joined = JoinGroup();
+    if (!joined.ok()) {  // a refused Subscribe changes nothing
+      std::swap(topics_, topics);
+      return joined;
+    }
+  } else {
+    RUNNEL_RETURN_IF_ERROR(coordinator_->UpdateSubscription(options_.group_id, member_id_, topics));
+    topics_ = std::move(topics);
+  }
   listener_ = std::move(listener);
   pattern_ = std::move(pattern);
   pattern_topics_version_ = broker_->topics_version();
-  topics_ = std::move(topics);
   mode_ = Mode::kSubscribe;
-  if (member_id_.empty()) return JoinGroup();
-  return coordinator_->UpdateSubscription(options_.group_id, member_id_, topics_);
+  return absl::OkStatus();
 }
 
 absl::Status Consumer::Impl::SubscribePattern(std::string_view pattern,
@@ -110,7 +119,7 @@ absl::Status Consumer::Impl::Unsubscribe() {
   absl::Status status;
   if (mode_ == Mode::kSubscribe) {
     const std::vector<TopicPartition> owned = Assignment();
-    if (!owned.empty() && !member_id_.empty()) status = Revoke(owned, /*lost=*/false);
+    if (!owned.empty() && !member_id_.empty()) status = Revoke(owned, /*lost=*/Removed());
     LeaveGroup(/*detach_static=*/false);
   }
   assigned_.clear();
@@ -120,19 +129,27 @@ absl::Status Consumer::Impl::Unsubscribe() {
   return status;
 }
 
+bool Consumer::Impl::Removed() {
+  return !member_id_.empty() &&
+         absl::IsFailedPrecondition(
+             coordinator_->Heartbeat(options_.group_id, member_id_, seen_changes_, false).status());
+}
+
 void Consumer::Impl::PollReturned() {
   if (!member_id_.empty()) coordinator_->PollReturned(options_.group_id, member_id_);
 }
 
-absl::Status Consumer::Impl::SyncGroup(bool entering_poll) {
+absl::Status Consumer::Impl::SyncGroup() {
   RUNNEL_RETURN_IF_ERROR(fenced_);
   RUNNEL_RETURN_IF_ERROR(UpdatePatternSubscription());
   // Each round either finds nothing to do or acts and looks again; a rebalance that keeps
   // moving is picked up by the next Poll round rather than looping here.
   for (int round = 0; round < 4; ++round) {
     if (member_id_.empty()) RUNNEL_RETURN_IF_ERROR(JoinGroup());
-    absl::StatusOr<groups::MemberView> view = coordinator_->Heartbeat(
-        options_.group_id, member_id_, seen_changes_, entering_poll && round == 0);
+    // Every call comes from inside Poll, a rejoin included: a member is never removed for
+    // not polling while a Poll runs.
+    absl::StatusOr<groups::MemberView> view =
+        coordinator_->Heartbeat(options_.group_id, member_id_, seen_changes_, /*in_poll=*/true);
     if (!view.ok()) {
       if (!absl::IsFailedPrecondition(view.status()) || !broker_->CheckOpen().ok()) {
         return view.status();

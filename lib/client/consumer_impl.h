@@ -119,8 +119,10 @@ class Consumer::Impl {
 
   // consumer_group.cc
   // Brings the assignment in line with the group: joins, rejoins, revokes and acquires
-  // partitions, calling the listener. `entering_poll` on the first call of a Poll.
-  absl::Status SyncGroup(bool entering_poll);
+  // partitions, calling the listener. Called only from inside Poll.
+  absl::Status SyncGroup();
+  // True when the coordinator no longer counts this consumer as a member.
+  bool Removed();
   absl::Status JoinGroup();
   // Stops consuming `partitions`: auto-commits them (unless lost), tells the listener,
   // drops them, and (unless lost) releases them to the coordinator.

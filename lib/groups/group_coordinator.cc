@@ -262,13 +262,13 @@ absl::StatusOr<std::string> GroupCoordinator::Join(const std::string& group,
 
 absl::StatusOr<MemberView> GroupCoordinator::Heartbeat(const std::string& group,
                                                        const std::string& member,
-                                                       uint64_t seen_changes, bool entering_poll) {
+                                                       uint64_t seen_changes, bool in_poll) {
   std::lock_guard<std::mutex> lock(mu_);
   RUNNEL_RETURN_IF_ERROR(core_.CheckOpen());
   Group& g = groups_[group];
   g.id = group;
   const Clock::time_point now = Clock::now();
-  if (entering_poll) {
+  if (in_poll) {
     // Inside Poll now: a long Poll is not a member that stopped polling.
     auto it = g.members.find(member);
     if (it != g.members.end()) it->second.in_poll = true;

@@ -76,12 +76,12 @@ class GroupCoordinator : public internal::BrokerService {
   // its membership and assignment) and returns its member id. InvalidArgument when its
   // assignors share none with the group's members.
   absl::StatusOr<std::string> Join(const std::string& group, const JoinRequest& request);
-  // Where the member stands. `entering_poll` marks it as inside Poll until PollReturned.
+  // Where the member stands. `in_poll` marks it as inside Poll until PollReturned.
   // FailedPrecondition, saying why, once the member is no longer in the group. When
   // `seen_changes` equals the view's current count nothing changed and only `changes`
   // and `next_check` are filled.
   absl::StatusOr<MemberView> Heartbeat(const std::string& group, const std::string& member,
-                                       uint64_t seen_changes, bool entering_poll);
+                                       uint64_t seen_changes, bool in_poll);
   void PollReturned(const std::string& group, const std::string& member);
   // True while a connected member holds this group.instance.id.
   bool InstanceTaken(const std::string& group, const std::string& instance_id);

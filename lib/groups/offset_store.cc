@@ -138,7 +138,10 @@ absl::Status OffsetStore::Commit(std::string_view group, const GroupOffsets& off
   RUNNEL_RETURN_IF_ERROR(Append(*partition, records, /*force_sync=*/false));
   GroupOffsets& stored = groups_[std::string(group)];
   for (const auto& [tp, value] : offsets) stored[tp] = value;
-  return MaybeCompact(*partition);
+  // The commit is stored: a compaction that fails leaves the log as it was, to be tried
+  // again after a later commit, and must not make this commit look failed.
+  MaybeCompact(*partition).IgnoreError();
+  return absl::OkStatus();
 }
 
 absl::Status OffsetStore::Delete(std::string_view group,
@@ -158,7 +161,8 @@ absl::Status OffsetStore::Delete(std::string_view group,
   RUNNEL_RETURN_IF_ERROR(Append(*partition, records, /*force_sync=*/false));
   for (const TopicPartition& tp : doomed) g->second.erase(tp);
   if (g->second.empty()) groups_.erase(g);
-  return MaybeCompact(*partition);
+  MaybeCompact(*partition).IgnoreError();  // as in Commit
+  return absl::OkStatus();
 }
 
 size_t OffsetStore::LiveBytes() const {
@@ -180,13 +184,16 @@ absl::Status OffsetStore::MaybeCompact(internal::Partition& partition) {
   }
   RUNNEL_RETURN_IF_ERROR(log.Roll());
   const int64_t start = log.log_end_offset();
+  // A batch must fit in a segment: segment.bytes may be small.
+  const size_t batch_limit = std::min<size_t>(
+      kCompactionBatchBytes, static_cast<size_t>(core_->options().offsets_topic_segment_bytes) / 4);
   Records batch;
   size_t batch_bytes = 0;
   for (const auto& [group, offsets] : groups_) {
     for (const auto& [tp, value] : offsets) {
       batch.emplace_back(EncodeOffsetKey({group, tp}), EncodeOffsetValue(value));
       batch_bytes += batch.back().first.size() + batch.back().second->size() + kRecordOverhead;
-      if (batch_bytes >= kCompactionBatchBytes) {
+      if (batch_bytes >= batch_limit) {
         RUNNEL_RETURN_IF_ERROR(Append(partition, batch, /*force_sync=*/false));
         batch.clear();
         batch_bytes = 0;

@@ -280,6 +280,7 @@ absl::Status PartitionLog::RollLocked(int64_t now) {
   SegmentList list = *current;
   list.push_back(std::move(fresh));
   PublishSegments(std::move(list));
+  new_segment_unsynced_.store(true, std::memory_order_release);
   return absl::OkStatus();
 }
 
@@ -439,6 +440,11 @@ absl::Status PartitionLog::FlushLocked() {
   const int64_t end = log_end_offset();
   const std::shared_ptr<const SegmentList> list = segments();
   const int64_t flushed = flushed_offset();
+  // A rolled segment's file is durable only once its directory entry is: without this, a
+  // power cut could take back a whole flushed segment.
+  if (new_segment_unsynced_.exchange(false, std::memory_order_acq_rel)) {
+    if (absl::Status st = env_->SyncDir(dir_); !st.ok()) return Fail(st, "an fsync of the directory");
+  }
   for (const auto& seg : *list) {
     if (seg->next_offset() > flushed || seg->needs_index_sync()) {
       if (absl::Status st = seg->Flush(); !st.ok()) return Fail(st, "an fsync");

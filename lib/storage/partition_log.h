@@ -209,6 +209,7 @@ class PartitionLog {
   std::atomic<int64_t> flushed_{0};
   std::atomic<int64_t> messages_since_flush_{0};
   std::atomic<int64_t> last_flush_ms_{0};
+  std::atomic<bool> new_segment_unsynced_{false};  // a roll made a file the directory may lose
   int64_t checkpointed_recovery_point_ ABSL_GUARDED_BY(flush_mu_) = 0;
 
   mutable std::mutex state_mu_;
