@@ -23,18 +23,6 @@
 
 namespace runnel::groups_testing {
 
-// The status has `expected_code` and its message contains every one of the parts.
-#define CHECK_STATUS_IS(expr, expected_code, ...)                             \
-  do {                                                                        \
-    const ::absl::Status status_ = ::runnel::testing::ToStatus(expr);         \
-    INFO("status: " << status_.ToString());                                   \
-    CHECK(status_.code() == (expected_code));                                 \
-    for (const std::string& part_ : std::vector<std::string>{__VA_ARGS__}) {  \
-      INFO("expected in the message: " << part_);                             \
-      CHECK(std::string(status_.message()).find(part_) != std::string::npos); \
-    }                                                                         \
-  } while (0)
-
 // Small index files: every segment preallocates segment.index.bytes twice.
 inline TopicConfig SmallConfig() {
   TopicConfig c;

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -22,6 +23,18 @@ struct StringMaker<absl::StatusCode> {
 // REQUIRE_OK(expr): expr is an absl::Status or StatusOr and must be OK.
 #define REQUIRE_OK(expr) REQUIRE(::runnel::testing::ToStatus(expr) == ::absl::OkStatus())
 #define CHECK_OK(expr) CHECK(::runnel::testing::ToStatus(expr) == ::absl::OkStatus())
+
+// The status has `expected_code` and its message contains every one of the parts.
+#define CHECK_STATUS_IS(expr, expected_code, ...)                             \
+  do {                                                                        \
+    const ::absl::Status status_ = ::runnel::testing::ToStatus(expr);         \
+    INFO("status: " << status_.ToString());                                   \
+    CHECK(status_.code() == (expected_code));                                 \
+    for (const std::string& part_ : std::vector<std::string>{__VA_ARGS__}) {  \
+      INFO("expected in the message: " << part_);                             \
+      CHECK(std::string(status_.message()).find(part_) != std::string::npos); \
+    }                                                                         \
+  } while (0)
 
 namespace runnel::testing {
 inline const absl::Status& ToStatus(const absl::Status& s) { return s; }
