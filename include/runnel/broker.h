@@ -9,6 +9,9 @@
 // FailedPrecondition. Close() flushes every partition and records a clean shutdown so the
 // next Open skips recovery scans; the destructor calls Close() if it was not called.
 //
+// BrokerOptions::read_only opens a directory another process owns, without the lock, to
+// read and follow it (as `runnel consume --follow` does).
+//
 // Threads: every method is thread-safe.
 //
 // Errors: absl::Status with runnel/status.h's codes. Admin changes to topics are atomic
@@ -18,6 +21,7 @@
 #define RUNNEL_BROKER_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -56,6 +60,19 @@ struct BrokerOptions {
   // older segments deleted, so commits cannot grow it without bound (runnel's stand-in
   // for Kafka's compaction of the topic).
   int32_t offsets_topic_segment_bytes = 100 * 1024 * 1024;
+  // Opens the directory to read only, beside the process that owns it (or with no owner):
+  // no lock is taken and nothing is ever written. Topics and partitions are read as they
+  // are on disk, and new topics, partitions, segments and records are followed as the
+  // owner writes them (inotify wakes the reader; a rescan every
+  // read_only_refresh_interval_ms catches what it misses). A partition ends at its last
+  // batch whose length and CRC check out, so a reader never sees a partial batch. Records
+  // the owner has written but not yet fsynced are visible (sync.policy always hides them
+  // only inside the owner). Admin operations, producers and group consumers fail with
+  // FailedPrecondition; Assign-ed consumers read, and GroupAdmin lists and describes
+  // groups from the committed offsets as they were when it was first used (members live
+  // in the owner's process and are not seen). NotFound if `dir` does not exist.
+  bool read_only = false;
+  int64_t read_only_refresh_interval_ms = 1000;
 };
 
 struct PartitionDescription {
@@ -97,6 +114,13 @@ class RUNNEL_EXPORT Broker {
   absl::Status DeleteTopic(std::string_view name);
   // Grows the topic to `total_partitions` (Kafka's createPartitions); shrinking is refused.
   absl::Status CreatePartitions(std::string_view name, int32_t total_partitions);
+  // Changes some of the topic's settings (Kafka's names, as TopicConfig::FromMap reads
+  // them; the others keep their values) and stores them atomically. DescribeTopic shows
+  // them at once; the partitions apply them when the directory is next opened (the
+  // `runnel topic alter` command opens and closes it, so for it they apply at once).
+  // InvalidArgument for an unknown setting or a bad value, NotFound for an unknown topic.
+  absl::Status AlterTopicConfig(std::string_view name,
+                                const std::map<std::string, std::string>& changes);
 
   const std::string& dir() const;
   const BrokerOptions& options() const;

@@ -48,6 +48,11 @@ absl::Status Broker::CreatePartitions(std::string_view name, int32_t total_parti
 
 const std::string& Broker::dir() const { return core_->dir(); }
 
+absl::Status Broker::AlterTopicConfig(std::string_view name,
+                                      const std::map<std::string, std::string>& changes) {
+  return core_->AlterTopicConfig(name, changes);
+}
+
 const BrokerOptions& Broker::options() const { return core_->options(); }
 
 }  // namespace runnel

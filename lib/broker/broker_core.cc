@@ -46,22 +46,47 @@ absl::StatusOr<std::shared_ptr<BrokerCore>> BrokerCore::Open(io::Env* env, const
                     options.offsets_topic_segment_bytes));
   }
   RUNNEL_RETURN_IF_ERROR(options.default_topic_config.Validate());
+  if (options.read_only && options.read_only_refresh_interval_ms < 1) {
+    return absl::InvalidArgumentError(
+        fmt::format("read_only_refresh_interval_ms = {} is invalid: must be at least 1",
+                    options.read_only_refresh_interval_ms));
+  }
   std::shared_ptr<BrokerCore> core(new BrokerCore(env, dir, options));
+  if (options.read_only) {
+    RUNNEL_ASSIGN_OR_RETURN(core->watcher_, io::DirWatcher::Create());
+  }
   RUNNEL_RETURN_IF_ERROR(core->Load());
-  core->maintenance_ = std::thread([raw = core.get()] { raw->MaintenanceLoop(); });
+  core->maintenance_ = std::thread([raw = core.get()] {
+    if (raw->read_only()) {
+      raw->FollowLoop();
+    } else {
+      raw->MaintenanceLoop();
+    }
+  });
   return core;
 }
 
-BrokerCore::~BrokerCore() {
+BrokerCore::~BrokerCore() { StopBackgroundThread(); }
+
+void BrokerCore::StopBackgroundThread() {
+  std::lock_guard<std::mutex> stop(stop_mu_);
   {
     std::lock_guard<std::mutex> lock(maintenance_mu_);
     stopping_ = true;
   }
   maintenance_cv_.notify_all();
+  if (watcher_) watcher_->Interrupt();
   if (maintenance_.joinable()) maintenance_.join();
 }
 
 absl::Status BrokerCore::Load() {
+  if (read_only()) {
+    if (!env_->ListDir(dir_).ok()) {
+      return absl::NotFoundError(fmt::format(
+          "data directory {} does not exist (or is not a readable directory)", dir_));
+    }
+    return ReloadTopics();
+  }
   RUNNEL_RETURN_IF_ERROR(env_->CreateDir(dir_));
   absl::StatusOr<std::unique_ptr<io::FileLock>> lock =
       env_->LockFile(io::JoinPath(dir_, std::string(kLockFileName)));
@@ -123,16 +148,28 @@ absl::Status BrokerCore::RemovePartitionDir(const std::string& path) {
 absl::StatusOr<std::shared_ptr<Partition>> BrokerCore::OpenPartition(const std::string& topic,
                                                                      int32_t p,
                                                                      const TopicConfig& config) {
+  const std::string path = PartitionDir(dir_, topic, p);
+  const std::string name = fmt::format("{}-{}", topic, p);
   RUNNEL_ASSIGN_OR_RETURN(
       std::unique_ptr<storage::PartitionLog> log,
-      storage::PartitionLog::Open(env_, PartitionDir(dir_, topic, p), ToLogConfig(config),
-                                  fmt::format("{}-{}", topic, p)));
+      read_only() ? storage::PartitionLog::OpenReadOnly(env_, path, ToLogConfig(config), name)
+                  : storage::PartitionLog::Open(env_, path, ToLogConfig(config), name));
   return std::make_shared<Partition>(TopicPartition{topic, p}, std::move(log));
 }
 
 absl::Status BrokerCore::CheckOpen() const {
   if (closed_.load()) {
     return absl::FailedPreconditionError(fmt::format("the broker of {} is closed", dir_));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BrokerCore::CheckWritable() const {
+  RUNNEL_RETURN_IF_ERROR(CheckOpen());
+  if (read_only()) {
+    return absl::FailedPreconditionError(fmt::format(
+        "data directory {} is open read-only: only the process that owns it can change it",
+        dir_));
   }
   return absl::OkStatus();
 }
@@ -162,13 +199,14 @@ absl::Status BrokerCore::CreateTopic(std::string_view name, int32_t partitions,
 absl::Status BrokerCore::CreateInternalTopic(std::string_view name, int32_t partitions,
                                              const TopicConfig& config) {
   std::lock_guard<std::mutex> admin(admin_mu_);
+  RUNNEL_RETURN_IF_ERROR(CheckWritable());
   if (table_.count(std::string(name)) > 0) return absl::OkStatus();
   return CreateTopicLocked(name, partitions, config, /*internal=*/true);
 }
 
 absl::Status BrokerCore::CreateTopicLocked(std::string_view name, int32_t partitions,
                                            const TopicConfig& config, bool internal) {
-  RUNNEL_RETURN_IF_ERROR(CheckOpen());
+  RUNNEL_RETURN_IF_ERROR(CheckWritable());
   RUNNEL_RETURN_IF_ERROR(ValidateTopicName(name));
   if (!internal && name == kConsumerOffsetsTopic) {
     return absl::InvalidArgumentError(fmt::format(
@@ -277,7 +315,7 @@ std::vector<std::string> BrokerCore::ListTopics() const {
 
 absl::Status BrokerCore::DeleteTopic(std::string_view name) {
   std::lock_guard<std::mutex> admin(admin_mu_);
-  RUNNEL_RETURN_IF_ERROR(CheckOpen());
+  RUNNEL_RETURN_IF_ERROR(CheckWritable());
   if (name == kConsumerOffsetsTopic) {
     return absl::InvalidArgumentError(fmt::format(
         "topic \"{}\" is internal and cannot be deleted: delete consumer groups instead", name));
@@ -320,7 +358,7 @@ absl::Status BrokerCore::DeleteTopic(std::string_view name) {
 
 absl::Status BrokerCore::CreatePartitions(std::string_view name, int32_t total) {
   std::lock_guard<std::mutex> admin(admin_mu_);
-  RUNNEL_RETURN_IF_ERROR(CheckOpen());
+  RUNNEL_RETURN_IF_ERROR(CheckWritable());
   RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<Topic> topic, FindTopic(name));
   const auto current = static_cast<int32_t>(topic->partitions.size());
   if (total <= current || total > kMaxPartitions) {
@@ -347,7 +385,158 @@ absl::Status BrokerCore::CreatePartitions(std::string_view name, int32_t total) 
   return absl::OkStatus();
 }
 
+absl::Status BrokerCore::AlterTopicConfig(std::string_view name,
+                                          const std::map<std::string, std::string>& changes) {
+  std::lock_guard<std::mutex> admin(admin_mu_);
+  RUNNEL_RETURN_IF_ERROR(CheckWritable());
+  if (name == kConsumerOffsetsTopic) {
+    return absl::InvalidArgumentError(
+        fmt::format("topic \"{}\" is internal: its config follows BrokerOptions", name));
+  }
+  RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<Topic> topic, FindTopic(name));
+  RUNNEL_ASSIGN_OR_RETURN(TopicConfig config, TopicConfig::FromMap(changes, topic->config));
+  RUNNEL_RETURN_IF_ERROR(config.Validate());
+  TopicTable table = table_;
+  table[topic->name].config = config;
+  RUNNEL_RETURN_IF_ERROR(WriteTopicTable(env_, dir_, table));
+  table_ = std::move(table);
+  // Open partitions keep the config they were opened with (see Broker::AlterTopicConfig);
+  // descriptions show what is stored.
+  auto altered = std::make_shared<Topic>();
+  altered->name = topic->name;
+  altered->config = config;
+  altered->partitions = topic->partitions;
+  Publish(std::move(altered));
+  return absl::OkStatus();
+}
+
+absl::Status BrokerCore::ReloadTopics() {
+  std::lock_guard<std::mutex> admin(admin_mu_);
+  RUNNEL_RETURN_IF_ERROR(CheckOpen());
+  RUNNEL_ASSIGN_OR_RETURN(TopicTable table, ReadTopicTable(env_, dir_));
+  std::vector<std::shared_ptr<Topic>> gone;
+  {
+    std::lock_guard<std::mutex> lock(topics_mu_);
+    for (auto it = topics_.begin(); it != topics_.end();) {
+      auto listed = table.find(it->first);
+      if (listed == table.end() ||
+          listed->second.partitions < static_cast<int32_t>(it->second->partitions.size())) {
+        gone.push_back(it->second);  // deleted (and perhaps made again, smaller)
+        it = topics_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (!gone.empty()) topics_version_.fetch_add(1, std::memory_order_acq_rel);
+  for (const auto& topic : gone) {
+    topic->deleted.store(true);
+    topic->stale.store(true);
+    for (const auto& p : topic->partitions) {
+      p->MarkDeleted();
+      p->log().Abandon();
+    }
+  }
+  for (const auto& [name, entry] : table) {
+    std::shared_ptr<Topic> known;
+    {
+      std::lock_guard<std::mutex> lock(topics_mu_);
+      auto it = topics_.find(name);
+      if (it != topics_.end()) known = it->second;
+    }
+    if (known && static_cast<int32_t>(known->partitions.size()) == entry.partitions &&
+        known->config == entry.config) {
+      continue;
+    }
+    auto topic = std::make_shared<Topic>();
+    topic->name = name;
+    topic->config = entry.config;
+    if (known) topic->partitions = known->partitions;
+    bool complete = true;
+    for (auto p = static_cast<int32_t>(topic->partitions.size()); p < entry.partitions; ++p) {
+      absl::StatusOr<std::shared_ptr<Partition>> partition = OpenPartition(name, p, entry.config);
+      if (!partition.ok()) {
+        // The owner lists a topic once its directories exist, and deletes them after
+        // unlisting it: a partition missing now is being deleted, or damaged. Either way
+        // the topic waits for the next reload.
+        if (partition.status().code() != absl::StatusCode::kNotFound) return partition.status();
+        complete = false;
+        break;
+      }
+      topic->partitions.push_back(std::move(*partition));
+    }
+    if (complete) Publish(std::move(topic));
+  }
+  table_ = std::move(table);
+  return absl::OkStatus();
+}
+
+void BrokerCore::FollowLoop() {
+  const auto interval = static_cast<int>(
+      std::min<int64_t>(options_.read_only_refresh_interval_ms, 24 * 3600 * 1000));
+  absl::StatusOr<int> dir_watch = watcher_->Watch(dir_);
+  std::map<int, std::weak_ptr<Partition>> watched;
+  std::map<std::string, int> watch_of;  // partition directory -> watch
+  bool rescan = true;
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(maintenance_mu_);
+      if (stopping_) break;
+    }
+    if (rescan) {
+      rescan = false;
+      // Errors (a topic table caught half-replaced cannot happen: it is renamed into
+      // place) leave the last state; the next rescan tries again.
+      ReloadTopics().IgnoreError();
+      std::map<std::string, int> still;
+      for (const std::string& name : ListTopics()) {
+        absl::StatusOr<std::shared_ptr<Topic>> topic = FindTopic(name);
+        if (!topic.ok()) continue;
+        for (const auto& p : (*topic)->partitions) {
+          const std::string& path = p->log().dir();
+          auto known = watch_of.find(path);
+          if (known != watch_of.end()) {
+            still[path] = known->second;
+          } else if (absl::StatusOr<int> w = watcher_->Watch(path); w.ok()) {
+            still[path] = *w;
+            watched[*w] = p;
+          }
+          p->log().Refresh(/*entries_changed=*/true).IgnoreError();
+        }
+      }
+      for (const auto& [path, w] : watch_of) {
+        if (still.count(path) == 0) {
+          watcher_->Unwatch(w);
+          watched.erase(w);
+        }
+      }
+      watch_of = std::move(still);
+    }
+    absl::StatusOr<io::DirWatcher::Changes> changes = watcher_->Wait(interval);
+    if (!changes.ok() || changes->overflow || changes->changes.empty()) {
+      rescan = true;  // the interval passed, or events were lost
+      continue;
+    }
+    for (const io::DirWatcher::Change& change : changes->changes) {
+      if (dir_watch.ok() && change.watch == *dir_watch) {
+        rescan = true;  // the topic table was replaced, or partition directories changed
+        continue;
+      }
+      auto it = watched.find(change.watch);
+      std::shared_ptr<Partition> partition = it == watched.end() ? nullptr : it->second.lock();
+      if (partition == nullptr || partition->deleted()) {
+        rescan = true;
+        continue;
+      }
+      absl::StatusOr<bool> refreshed = partition->log().Refresh(change.entries_changed);
+      if (!refreshed.ok()) rescan = true;
+    }
+  }
+}
+
 absl::Status BrokerCore::Close() {
+  // Stopped before admin_mu_ is taken: a read-only broker's thread takes it to reload.
+  StopBackgroundThread();
   absl::Status status;
   {
     std::lock_guard<std::mutex> admin(admin_mu_);
@@ -368,12 +557,7 @@ absl::Status BrokerCore::CloseLocked() {
   if (closed_.exchange(true)) {
     return absl::FailedPreconditionError(fmt::format("the broker of {} is closed", dir_));
   }
-  {
-    std::lock_guard<std::mutex> lock(maintenance_mu_);
-    stopping_ = true;
-  }
-  maintenance_cv_.notify_all();
-  if (maintenance_.joinable()) maintenance_.join();
+  StopBackgroundThread();
   absl::Status first;
   std::map<std::string, std::shared_ptr<Topic>, std::less<>> topics;
   {

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "broker/partition.h"
 #include "broker/topic_metadata.h"
+#include "io/dir_watcher.h"
 #include "io/env.h"
 #include "runnel/broker.h"
 
@@ -55,6 +56,9 @@ class BrokerCore {
   absl::Status Close();
   // FailedPrecondition once closed.
   absl::Status CheckOpen() const;
+  // CheckOpen, and FailedPrecondition for a broker opened read-only.
+  absl::Status CheckWritable() const;
+  bool read_only() const { return options_.read_only; }
 
   absl::Status CreateTopic(std::string_view name, int32_t partitions, const TopicConfig& config);
   // NotFound naming the topic.
@@ -66,6 +70,8 @@ class BrokerCore {
   std::vector<std::string> ListTopics() const;
   absl::Status DeleteTopic(std::string_view name);
   absl::Status CreatePartitions(std::string_view name, int32_t total);
+  absl::Status AlterTopicConfig(std::string_view name,
+                                const std::map<std::string, std::string>& changes);
   // CreateTopic for runnel's own topics, whose names applications may not use.
   absl::Status CreateInternalTopic(std::string_view name, int32_t partitions,
                                    const TopicConfig& config);
@@ -94,6 +100,12 @@ class BrokerCore {
                                  const TopicConfig& config, bool internal = false);
   void Publish(std::shared_ptr<Topic> topic);
   void MaintenanceLoop();
+  // Read-only brokers: re-reads the topic table, adding and removing topics and
+  // partitions as the owner did, and follows the partitions' logs.
+  absl::Status ReloadTopics();
+  void FollowLoop();
+  // Stops and joins the background thread; once, however many threads call it.
+  void StopBackgroundThread();
 
   io::Env* const env_;
   const std::string dir_;
@@ -113,11 +125,13 @@ class BrokerCore {
   std::mutex services_mu_;
   std::map<std::string, std::shared_ptr<BrokerService>, std::less<>> services_;
 
+  std::mutex stop_mu_;  // serialises StopBackgroundThread
   std::mutex maintenance_mu_;
   std::condition_variable maintenance_cv_;
   bool stopping_ = false;          // guarded by maintenance_mu_
   uint64_t topics_changed_ = 0;    // guarded by maintenance_mu_
-  std::thread maintenance_;
+  std::thread maintenance_;         // MaintenanceLoop, or FollowLoop when read-only
+  std::unique_ptr<io::DirWatcher> watcher_;  // read-only brokers
 };
 
 }  // namespace runnel::internal

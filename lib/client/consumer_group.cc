@@ -29,6 +29,8 @@ absl::Status Consumer::Impl::Subscribe(std::vector<std::string> topics,
         "{} cannot subscribe without a group.id: set ConsumerOptions::group_id, or use Assign",
         name_));
   }
+  // Members and commits live in the owner's process.
+  RUNNEL_RETURN_IF_ERROR(broker_->CheckWritable());
   if (mode_ == Mode::kAssign) {
     return absl::FailedPreconditionError(fmt::format(
         "{} has assigned partitions: Subscribe and Assign exclude each other; Assign({}) first",

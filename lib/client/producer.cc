@@ -562,7 +562,7 @@ Producer::~Producer() = default;
 absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(Broker& broker,
                                                            const ProducerOptions& options) {
   RUNNEL_RETURN_IF_ERROR(CheckOptions(options));
-  RUNNEL_RETURN_IF_ERROR(broker.core()->CheckOpen());
+  RUNNEL_RETURN_IF_ERROR(broker.core()->CheckWritable());
   return std::unique_ptr<Producer>(new Producer(std::make_unique<Impl>(broker.core(), options)));
 }
 

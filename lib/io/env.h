@@ -109,6 +109,10 @@ class Env {
 // The process-wide POSIX Env. Never destroyed.
 Env* PosixEnv();
 
+// `length` bytes of zeroed private memory, mapped like a file but backed by none: for
+// indexes a read-only reader builds for itself. Pages cost memory only once touched.
+absl::StatusOr<std::shared_ptr<MappedRegion>> MapAnonymous(size_t length);
+
 // "<dir>/<name>", the one place paths are joined.
 std::string JoinPath(const std::string& dir, const std::string& name);
 // The directory part of `path`: "." for a bare name, "/" for a top-level one.

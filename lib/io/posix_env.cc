@@ -154,6 +154,19 @@ class PosixFile final : public File {
   int fd_;
 };
 
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<MappedRegion>> MapAnonymous(size_t length) {
+  if (length == 0) return absl::InvalidArgumentError("cannot map 0 bytes of memory");
+  void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return ErrnoStatus(errno, "mmap", "anonymous memory");
+  return std::shared_ptr<MappedRegion>(
+      std::make_shared<PosixMappedRegion>(static_cast<uint8_t*>(p), length, "anonymous memory"));
+}
+
+namespace {
+
 class PosixFileLock final : public FileLock {
  public:
   explicit PosixFileLock(int fd) : fd_(fd) {}

@@ -19,7 +19,7 @@ absl::StatusOr<std::unique_ptr<IndexFile>> IndexFile::Open(io::Env* env, const s
                                            "entries",
                                            path, size, entry_size));
   }
-  std::unique_ptr<IndexFile> index(new IndexFile(std::move(file), entry_size));
+  std::unique_ptr<IndexFile> index(new IndexFile(std::move(file), path, entry_size));
   index->entries_.store(size / entry_size, std::memory_order_relaxed);
   index->max_entries_ = size / entry_size;
   if (writable) {
@@ -30,7 +30,39 @@ absl::StatusOr<std::unique_ptr<IndexFile>> IndexFile::Open(io::Env* env, const s
   return index;
 }
 
+absl::StatusOr<std::unique_ptr<IndexFile>> IndexFile::OpenReadOnly(io::Env* env,
+                                                                   const std::string& path,
+                                                                   size_t entry_size) {
+  RUNNEL_ASSIGN_OR_RETURN(std::unique_ptr<io::File> file,
+                          env->OpenFile(path, io::OpenMode::kReadOnly));
+  RUNNEL_ASSIGN_OR_RETURN(uint64_t size, file->Size());
+  if (size % entry_size != 0) {
+    return absl::DataLossError(fmt::format(
+        "index {} is {} bytes, not a whole number of {}-byte entries", path, size, entry_size));
+  }
+  std::unique_ptr<IndexFile> index(new IndexFile(std::move(file), path, entry_size));
+  index->entries_.store(size / entry_size, std::memory_order_relaxed);
+  index->max_entries_ = size / entry_size;
+  if (size > 0) {
+    RUNNEL_ASSIGN_OR_RETURN(index->region_, index->file_->Map(size, /*writable=*/false));
+  }
+  return index;
+}
+
+absl::StatusOr<std::unique_ptr<IndexFile>> IndexFile::InMemory(std::string path,
+                                                               size_t entry_size,
+                                                               size_t max_bytes) {
+  std::unique_ptr<IndexFile> index(new IndexFile(nullptr, std::move(path), entry_size));
+  index->max_entries_ = max_bytes / entry_size;
+  if (index->max_entries_ > 0) {
+    RUNNEL_ASSIGN_OR_RETURN(index->region_, io::MapAnonymous(index->max_entries_ * entry_size));
+  }
+  index->writable_ = true;
+  return index;
+}
+
 absl::Status IndexFile::MakeWritable(size_t max_bytes) {
+  if (file_ == nullptr) return absl::OkStatus();
   const size_t max_entries = max_bytes / entry_size_;
   if (max_entries < entries()) {
     return absl::InvalidArgumentError(
@@ -55,6 +87,7 @@ void IndexFile::TruncateEntries(size_t n) {
 }
 
 absl::Status IndexFile::Sync() {
+  if (file_ == nullptr) return absl::OkStatus();
   if (region_ != nullptr) {
     RUNNEL_RETURN_IF_ERROR(region_->Sync(0, entries() * entry_size_));
   }
@@ -63,6 +96,11 @@ absl::Status IndexFile::Sync() {
 
 absl::Status IndexFile::Trim() {
   if (!writable_) return absl::OkStatus();
+  if (file_ == nullptr) {
+    max_entries_ = entries();
+    writable_ = false;
+    return absl::OkStatus();
+  }
   // The mapping stays as it is: readers only touch counted entries, which the smaller
   // file still holds.
   RUNNEL_RETURN_IF_ERROR(file_->Truncate(entries() * entry_size_));

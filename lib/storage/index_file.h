@@ -32,7 +32,17 @@ class IndexFile {
                                                          size_t entry_size, size_t max_bytes,
                                                          bool writable);
 
-  const std::string& path() const { return file_->path(); }
+  // An existing index, opened and mapped read-only as it is: for a reader of a directory
+  // another process owns.
+  static absl::StatusOr<std::unique_ptr<IndexFile>> OpenReadOnly(io::Env* env,
+                                                                 const std::string& path,
+                                                                 size_t entry_size);
+  // An index in memory only, of up to `max_bytes`: what a read-only reader builds while it
+  // scans a log it may not write index files for. `path` names it in messages.
+  static absl::StatusOr<std::unique_ptr<IndexFile>> InMemory(std::string path, size_t entry_size,
+                                                             size_t max_bytes);
+
+  const std::string& path() const { return path_; }
   size_t entry_size() const { return entry_size_; }
   size_t entries() const { return entries_.load(std::memory_order_acquire); }
   size_t max_entries() const { return max_entries_; }
@@ -54,11 +64,11 @@ class IndexFile {
   absl::Status MakeWritable(size_t max_bytes);
 
  private:
-  IndexFile(std::unique_ptr<io::File> file, size_t entry_size)
-      : file_(std::move(file)), entry_size_(entry_size) {}
-  absl::Status MapForAppend(size_t max_bytes);
+  IndexFile(std::unique_ptr<io::File> file, std::string path, size_t entry_size)
+      : file_(std::move(file)), path_(std::move(path)), entry_size_(entry_size) {}
 
-  std::unique_ptr<io::File> file_;
+  std::unique_ptr<io::File> file_;  // null for an index in memory
+  std::string path_;
   std::shared_ptr<io::MappedRegion> region_;  // null while the index is empty and read-only
   size_t entry_size_;
   size_t max_entries_ = 0;

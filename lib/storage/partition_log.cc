@@ -75,6 +75,142 @@ absl::StatusOr<std::unique_ptr<PartitionLog>> PartitionLog::Open(io::Env* env,
   return log;
 }
 
+absl::StatusOr<std::unique_ptr<PartitionLog>> PartitionLog::OpenReadOnly(
+    io::Env* env, const std::string& dir, const LogConfig& config, std::string name) {
+  RUNNEL_RETURN_IF_ERROR(config.Validate());
+  if (name.empty()) name = BaseName(dir);
+  std::unique_ptr<PartitionLog> log(new PartitionLog(env, dir, config, std::move(name)));
+  log->read_only_ = true;
+  log->failure_ = absl::FailedPreconditionError(
+      fmt::format("partition {} is open read-only: the process that owns {} writes it",
+                  log->name_, io::DirName(dir)));
+  RUNNEL_RETURN_IF_ERROR(log->LoadReadOnly());
+  return log;
+}
+
+absl::StatusOr<std::vector<int64_t>> PartitionLog::ListSegmentBases() const {
+  RUNNEL_ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir_));
+  std::vector<int64_t> bases;
+  for (const std::string& n : names) {
+    if (auto base = ParseOffsetFileName(n, kLogSuffix)) bases.push_back(*base);
+  }
+  std::sort(bases.begin(), bases.end());
+  return bases;
+}
+
+absl::StatusOr<std::shared_ptr<Segment>> PartitionLog::OpenSegmentReadOnly(int64_t base,
+                                                                          bool sealed,
+                                                                          bool* complete) {
+  *complete = true;
+  RUNNEL_ASSIGN_OR_RETURN(std::unique_ptr<Segment> seg,
+                          Segment::Open(env_, dir_, base, config_, /*read_only=*/true));
+  // A sealed segment's indexes are final; the owner may still be writing the last one's.
+  if (sealed && seg->LoadFromIndexes().ok()) return std::shared_ptr<Segment>(std::move(seg));
+  RUNNEL_ASSIGN_OR_RETURN(SegmentScan scan, seg->Recover());
+  ++report_.segments_scanned;
+  report_.batches_scanned += scan.batches;
+  // The tail of the last segment may be a batch still being written; anything else that
+  // does not check out is damage, which the owner's next recovery sets aside.
+  if (scan.stop != format::BatchCheck::kValid && !scan.rest_is_zero &&
+      (sealed || scan.stop != format::BatchCheck::kIncomplete || scan.valid_batch_follows)) {
+    *complete = false;
+    report_.problems.push_back(
+        fmt::format("{} at byte {}: {}", seg->log_path(), scan.valid_bytes, scan.reason));
+  }
+  return std::shared_ptr<Segment>(std::move(seg));
+}
+
+absl::Status PartitionLog::LoadReadOnly() {
+  std::lock_guard<std::mutex> append_lock(append_mu_);
+  RUNNEL_ASSIGN_OR_RETURN(std::vector<int64_t> bases, ListSegmentBases());
+  if (bases.empty()) {
+    return absl::NotFoundError(fmt::format("partition {} has no segments in {}", name_, dir_));
+  }
+  SegmentList list;
+  for (size_t i = 0; i < bases.size(); ++i) {
+    bool complete = true;
+    RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<Segment> seg,
+                            OpenSegmentReadOnly(bases[i], i + 1 < bases.size(), &complete));
+    if (!list.empty() && list.back()->next_offset() > seg->base_offset()) {
+      report_.problems.push_back(fmt::format(
+          "{} starts at offset {}, inside the previous segment, which ends at {}",
+          seg->log_path(), seg->base_offset(), list.back()->next_offset()));
+      break;
+    }
+    list.push_back(std::move(seg));
+    if (!complete) break;  // the log is the valid prefix, as the owner's recovery makes it
+  }
+  const int64_t end = list.back()->next_offset();
+  log_end_.store(end);
+  visible_.store(end);
+  flushed_.store(end);
+  PublishSegments(std::move(list));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> PartitionLog::Refresh(bool entries_changed) {
+  if (!read_only_) {
+    return absl::FailedPreconditionError(
+        fmt::format("partition {} is not open read-only: it has nothing to refresh", name_));
+  }
+  std::lock_guard<std::mutex> append_lock(append_mu_);
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    if (closed_) return absl::FailedPreconditionError(fmt::format("partition {} is closed", name_));
+  }
+  std::shared_ptr<const SegmentList> current = segments();
+  std::vector<int64_t> bases;
+  if (entries_changed) {
+    // Listed before the last segment is followed: a segment listed here was created
+    // after the owner's last write to the segments before it.
+    RUNNEL_ASSIGN_OR_RETURN(bases, ListSegmentBases());
+  }
+  SegmentList list(*current);
+  bool changed = false;
+  if (entries_changed) {
+    size_t gone = 0;  // retention deletes from the front
+    while (gone < list.size() &&
+           !std::binary_search(bases.begin(), bases.end(), list[gone]->base_offset())) {
+      ++gone;
+    }
+    if (gone > 0) {
+      list.erase(list.begin(), list.begin() + static_cast<ptrdiff_t>(gone));
+      changed = true;
+    }
+  }
+  if (!list.empty()) {
+    RUNNEL_ASSIGN_OR_RETURN(bool grew, list.back()->Follow());
+    changed |= grew;
+  }
+  for (int64_t base : bases) {
+    if (!list.empty() && base <= list.back()->base_offset()) continue;
+    if (!report_.problems.empty()) break;  // the log ends at the damage
+    bool complete = true;
+    RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<Segment> seg,
+                            OpenSegmentReadOnly(base, /*sealed=*/false, &complete));
+    if (!list.empty() && list.back()->next_offset() > seg->base_offset()) {
+      report_.problems.push_back(fmt::format(
+          "{} starts at offset {}, inside the previous segment, which ends at {}",
+          seg->log_path(), seg->base_offset(), list.back()->next_offset()));
+      break;
+    }
+    list.push_back(std::move(seg));
+    changed = true;
+  }
+  if (!changed) return false;
+  if (list.empty()) {
+    // Every segment went at once (a topic deleted, or retention racing the listing): keep
+    // the last known state; the next refresh sees what replaced it.
+    return false;
+  }
+  const int64_t end = list.back()->next_offset();
+  PublishSegments(std::move(list));
+  log_end_.store(end);
+  flushed_.store(end);
+  if (end != visible_offset()) PublishVisible(end);
+  return true;
+}
+
 absl::Status PartitionLog::Recover() {
   std::lock_guard<std::mutex> append_lock(append_mu_);
   std::lock_guard<std::mutex> flush_lock(flush_mu_);
@@ -633,6 +769,7 @@ absl::Status PartitionLog::Close() {
     std::lock_guard<std::mutex> lock(state_mu_);
     if (closed_) return absl::FailedPreconditionError(fmt::format("partition {} is closed", name_));
     closed_ = true;
+    if (read_only_) return absl::OkStatus();  // nothing of ours to flush or mark
     RUNNEL_RETURN_IF_ERROR(failure_);  // no clean-shutdown mark on a failed partition
   }
   RUNNEL_RETURN_IF_ERROR(FlushLocked());

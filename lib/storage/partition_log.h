@@ -90,6 +90,15 @@ class PartitionLog {
   static absl::StatusOr<std::unique_ptr<PartitionLog>> Open(io::Env* env, const std::string& dir,
                                                             const LogConfig& config,
                                                             std::string name = "");
+  // Opens the partition directory `dir` that another process may own and be writing, and
+  // never writes to it: segments are read as they are (indexes checked, or rebuilt in
+  // memory), the log ends at the last batch whose length and CRC check out, and appends,
+  // flushes, truncation and retention fail with FailedPrecondition. Refresh() follows
+  // what the owner writes. NotFound if `dir` or its segments do not exist (yet).
+  static absl::StatusOr<std::unique_ptr<PartitionLog>> OpenReadOnly(io::Env* env,
+                                                                    const std::string& dir,
+                                                                    const LogConfig& config,
+                                                                    std::string name = "");
   // Releases files and mappings without flushing or marking a clean shutdown, as a
   // crash would; call Close() for an orderly shutdown.
   ~PartitionLog();
@@ -120,6 +129,13 @@ class PartitionLog {
   // written; a write error part way leaves the batches before it appended.
   AppendResult AppendBatches(std::span<const std::span<uint8_t>> batches,
                              const AppendOptions& options = {});
+  // For a log opened read-only: takes in what the owner has written since, the new
+  // batches of the last segment, new segments, and segments retention deleted, and moves
+  // the visible offset (waking listeners). `entries_changed` says whether files may have
+  // been created or removed; without it only the last segment is looked at. Returns
+  // whether anything changed. NotFound once the directory is gone.
+  absl::StatusOr<bool> Refresh(bool entries_changed = true);
+  bool read_only() const { return read_only_; }
   // fsyncs everything appended so far. Concurrent callers share one fsync.
   absl::Status Flush();
   // Under sync policy interval, Flush if flush.ms has passed since the last one; the
@@ -172,6 +188,13 @@ class PartitionLog {
 
   PartitionLog(io::Env* env, std::string dir, const LogConfig& config, std::string name);
   absl::Status Recover();
+  absl::Status LoadReadOnly();
+  absl::StatusOr<std::vector<int64_t>> ListSegmentBases() const;
+  // A read-only segment of the owner's, scanned (or loaded from its indexes when
+  // `sealed` and they check out). Sets *complete to false when it ends in a batch that is
+  // corrupt rather than not yet written.
+  absl::StatusOr<std::shared_ptr<Segment>> OpenSegmentReadOnly(int64_t base, bool sealed,
+                                                               bool* complete);
   absl::Status SetAside(int64_t base_offset, uint64_t valid_bytes);
   std::shared_ptr<const SegmentList> segments() const;
   void PublishSegments(SegmentList list) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
@@ -195,6 +218,7 @@ class PartitionLog {
   const LogConfig config_;
   const std::string name_;
   RecoveryReport report_;
+  bool read_only_ = false;
   std::function<void(int64_t)> visible_listener_;
 
   // std::mutex rather than absl::Mutex: Debian's Abseil is not built for ThreadSanitizer,

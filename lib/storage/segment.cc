@@ -108,15 +108,19 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(io::Env* env, const std
 
 absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(io::Env* env, const std::string& dir,
                                                        int64_t base_offset,
-                                                       const LogConfig& config) {
+                                                       const LogConfig& config,
+                                                       bool read_only) {
   std::unique_ptr<Segment> s(new Segment(env, dir, base_offset, config));
+  s->read_only_ = read_only;
   RUNNEL_RETURN_IF_ERROR(s->OpenFiles(/*create=*/false));
   return s;
 }
 
 absl::Status Segment::OpenFiles(bool create) {
   RUNNEL_ASSIGN_OR_RETURN(
-      log_, env_->OpenFile(log_path_, create ? io::OpenMode::kCreate : io::OpenMode::kReadWrite));
+      log_, env_->OpenFile(log_path_, create      ? io::OpenMode::kCreate
+                                      : read_only_ ? io::OpenMode::kReadOnly
+                                                   : io::OpenMode::kReadWrite));
   RUNNEL_ASSIGN_OR_RETURN(uint64_t size, log_->Size());
   if (size > static_cast<uint64_t>(UINT32_MAX)) {
     return CorruptAt(log_path_, 0, fmt::format("{} bytes is more than a segment can hold", size));
@@ -129,15 +133,31 @@ absl::Status Segment::OpenIndexes(bool writable) {
   offset_index_.reset();
   time_index_.reset();
   const auto max_bytes = static_cast<size_t>(config_.segment_index_bytes);
+  const std::string offsets_path = IndexFileName(dir_, base_offset_);
+  const std::string times_path = TimeIndexFileName(dir_, base_offset_);
+  if (read_only_) {
+    // Writable here means built by this reader, so in memory; otherwise the files as
+    // the owner left them.
+    RUNNEL_ASSIGN_OR_RETURN(
+        std::unique_ptr<IndexFile> offsets,
+        writable ? IndexFile::InMemory(offsets_path, OffsetIndex::kEntrySize, max_bytes)
+                 : IndexFile::OpenReadOnly(env_, offsets_path, OffsetIndex::kEntrySize));
+    RUNNEL_ASSIGN_OR_RETURN(
+        std::unique_ptr<IndexFile> times,
+        writable ? IndexFile::InMemory(times_path, TimeIndex::kEntrySize, max_bytes)
+                 : IndexFile::OpenReadOnly(env_, times_path, TimeIndex::kEntrySize));
+    offset_index_ = std::make_unique<OffsetIndex>(std::move(offsets), base_offset_);
+    time_index_ = std::make_unique<TimeIndex>(std::move(times), base_offset_);
+    return absl::OkStatus();
+  }
   RUNNEL_ASSIGN_OR_RETURN(
       std::unique_ptr<IndexFile> offsets,
-      IndexFile::Open(env_, IndexFileName(dir_, base_offset_), OffsetIndex::kEntrySize, max_bytes,
+      IndexFile::Open(env_, offsets_path, OffsetIndex::kEntrySize, max_bytes,
                       writable));
   offset_index_ = std::make_unique<OffsetIndex>(std::move(offsets), base_offset_);
   RUNNEL_ASSIGN_OR_RETURN(
       std::unique_ptr<IndexFile> times,
-      IndexFile::Open(env_, TimeIndexFileName(dir_, base_offset_), TimeIndex::kEntrySize,
-                      max_bytes, writable));
+      IndexFile::Open(env_, times_path, TimeIndex::kEntrySize, max_bytes, writable));
   time_index_ = std::make_unique<TimeIndex>(std::move(times), base_offset_);
   return absl::OkStatus();
 }
@@ -269,11 +289,36 @@ absl::Status Segment::LoadFromIndexes() {
   return absl::OkStatus();
 }
 
+Segment::BatchRun Segment::IndexValidBatches(const uint8_t* data, uint64_t pos, uint64_t end,
+                                             int64_t* next) {
+  BatchRun run;
+  while (pos < end) {
+    const format::BatchCheckResult r =
+        format::CheckBatch(std::span<const uint8_t>(data + pos, end - pos));
+    if (r.check != format::BatchCheck::kValid) {
+      run.stop = r.check;
+      run.reason = std::string(r.reason);
+      break;
+    }
+    if (r.header.base_offset < *next || r.header.last_offset() - base_offset_ > INT32_MAX) {
+      run.stop = format::BatchCheck::kCorrupt;
+      run.reason = "batch offsets go backwards or leave the segment's range";
+      break;
+    }
+    if (!offset_index_->full() && !time_index_->almost_full()) IndexBatch(r.header, pos);
+    *next = r.header.next_offset();
+    pos += r.header.size_in_bytes();
+    ++run.batches;
+  }
+  run.end = pos;
+  return run;
+}
+
 absl::StatusOr<SegmentScan> Segment::Recover() {
   RUNNEL_ASSIGN_OR_RETURN(uint64_t file_size, log_->Size());
   // Index files may be missing or garbage: start them afresh.
   for (const std::string& path : {IndexFileName(dir_, base_offset_), TimeIndexFileName(dir_, base_offset_)}) {
-    if (env_->FileExists(path)) RUNNEL_RETURN_IF_ERROR(env_->RemoveFile(path));
+    if (!read_only_ && env_->FileExists(path)) RUNNEL_RETURN_IF_ERROR(env_->RemoveFile(path));
   }
   RUNNEL_RETURN_IF_ERROR(OpenIndexes(/*writable=*/true));
   RUNNEL_RETURN_IF_ERROR(EnsureMapped(file_size));
@@ -282,27 +327,12 @@ absl::StatusOr<SegmentScan> Segment::Recover() {
 
   SegmentScan scan;
   scan.file_size = file_size;
-  uint64_t pos = 0;
   int64_t next = base_offset_;
-  while (pos < file_size) {
-    const format::BatchCheckResult r =
-        format::CheckBatch(std::span<const uint8_t>(map->data() + pos, file_size - pos));
-    if (r.check == format::BatchCheck::kValid &&
-        (r.header.base_offset < next || r.header.last_offset() - base_offset_ > INT32_MAX)) {
-      scan.stop = format::BatchCheck::kCorrupt;
-      scan.reason = "batch offsets go backwards or leave the segment's range";
-      break;
-    }
-    if (r.check != format::BatchCheck::kValid) {
-      scan.stop = r.check;
-      scan.reason = std::string(r.reason);
-      break;
-    }
-    if (!offset_index_->full() && !time_index_->almost_full()) IndexBatch(r.header, pos);
-    next = r.header.next_offset();
-    pos += r.header.size_in_bytes();
-    ++scan.batches;
-  }
+  BatchRun run = IndexValidBatches(map->data(), 0, file_size, &next);
+  const uint64_t pos = run.end;
+  scan.batches = run.batches;
+  scan.stop = run.stop;
+  scan.reason = std::move(run.reason);
   scan.valid_bytes = pos;
   scan.bad_batch_reaches_eof =
       scan.stop != format::BatchCheck::kValid &&
@@ -320,6 +350,22 @@ absl::StatusOr<SegmentScan> Segment::Recover() {
   SetRollStart();
   sealed_ = false;
   return scan;
+}
+
+absl::StatusOr<bool> Segment::Follow() {
+  if (!read_only_ || sealed()) return false;  // only the scanned tail of a reader grows
+  RUNNEL_ASSIGN_OR_RETURN(uint64_t file_size, log_->Size());
+  const uint64_t from = size();
+  if (file_size <= from) return false;
+  RUNNEL_RETURN_IF_ERROR(EnsureMapped(file_size));
+  const std::shared_ptr<const io::MappedRegion> map = region();
+  int64_t next = next_offset();
+  const BatchRun run = IndexValidBatches(map->data(), from, file_size, &next);
+  if (run.end == from) return false;
+  // Offsets first: a reader that sees the new size finds the batches' offsets published.
+  next_offset_.store(next, std::memory_order_release);
+  size_.store(run.end, std::memory_order_release);
+  return true;
 }
 
 absl::Status Segment::TruncateToPosition(uint64_t position) {

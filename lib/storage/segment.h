@@ -60,9 +60,12 @@ class Segment {
                                                          const LogConfig& config,
                                                          int64_t now_ms);
   // An existing segment. Its state is not known until LoadFromIndexes or Recover.
+  // A `read_only` segment never writes: its files are opened read-only, and Recover keeps
+  // the indexes it rebuilds in memory (for reading a directory another process owns).
   static absl::StatusOr<std::unique_ptr<Segment>> Open(io::Env* env, const std::string& dir,
                                                        int64_t base_offset,
-                                                       const LogConfig& config);
+                                                       const LogConfig& config,
+                                                       bool read_only = false);
   ~Segment();
 
   // Trusts the log as written (a clean shutdown or a flushed segment): checks both indexes
@@ -73,6 +76,10 @@ class Segment {
   // indexes; the segment then ends after the last valid batch. Does not cut the file:
   // TruncateToPosition does, once the caller has decided what the rest is.
   absl::StatusOr<SegmentScan> Recover();
+  // For a read-only segment after Recover, which another process may still be appending
+  // to: takes in the whole valid batches written after size() since. Returns whether any
+  // were. Stops before a batch whose length or CRC does not check out (yet).
+  absl::StatusOr<bool> Follow();
   // Cuts the log file at `position`, a batch boundary at or below the valid end.
   absl::Status TruncateToPosition(uint64_t position);
   // Removes every batch at or after `offset` (a batch containing it goes whole); readers
@@ -125,10 +132,20 @@ class Segment {
   absl::Status EnsureMapped(uint64_t bytes);
   std::shared_ptr<const io::MappedRegion> region() const;
   void IndexBatch(const format::BatchHeader& header, uint64_t position);
+  // The valid batches of [pos, end), indexed while the indexes have room. Stops at the
+  // first batch that is not valid, or whose offsets go backwards from *next.
+  struct BatchRun {
+    uint64_t end = 0;  // where the valid batches end
+    int64_t batches = 0;
+    format::BatchCheck stop = format::BatchCheck::kValid;
+    std::string reason;
+  };
+  BatchRun IndexValidBatches(const uint8_t* data, uint64_t pos, uint64_t end, int64_t* next);
   void ResetState();
   void SetRollStart();
 
   io::Env* env_;
+  bool read_only_ = false;
   std::string dir_;
   int64_t base_offset_;
   LogConfig config_;
