@@ -34,37 +34,53 @@ TEST_CASE("read-only consumers follow an owner producing from two threads") {
   REQUIRE_OK(reader.status());
 
   constexpr int kPerPartition = 1500;
+  // Catch's assertions are not thread-safe: threads record what went wrong, and the test
+  // checks it after joining them.
   std::vector<std::vector<std::string>> got(2);
+  std::vector<absl::Status> errors(4);
   std::vector<std::thread> threads;
   for (int32_t p = 0; p < 2; ++p) {
     threads.emplace_back([&, p] {
+      absl::Status& error = errors[static_cast<size_t>(p)];
       ConsumerOptions co;
       co.auto_offset_reset = OffsetReset::kEarliest;
       auto consumer = Consumer::Create(**reader, co);
-      REQUIRE_OK(consumer.status());
-      REQUIRE_OK((*consumer)->Assign({{"events", p}}));
-      while (got[static_cast<size_t>(p)].size() < kPerPartition) {
+      if (!consumer.ok()) {
+        error = consumer.status();
+        return;
+      }
+      error = (*consumer)->Assign({{"events", p}});
+      while (error.ok() && got[static_cast<size_t>(p)].size() < kPerPartition) {
         auto polled = (*consumer)->Poll(60s);
-        REQUIRE_OK(polled.status());
-        REQUIRE_FALSE(polled->empty());
-        for (const ConsumerRecord& r : *polled) {
-          got[static_cast<size_t>(p)].emplace_back(r.value.value_or(""));
+        if (!polled.ok()) {
+          error = polled.status();
+        } else if (polled->empty()) {
+          error = absl::DeadlineExceededError("a minute without the records the owner wrote");
+        } else {
+          for (const ConsumerRecord& r : *polled) {
+            got[static_cast<size_t>(p)].emplace_back(r.value.value_or(""));
+          }
         }
       }
     });
   }
   for (int32_t p = 0; p < 2; ++p) {
     threads.emplace_back([&, p] {
+      absl::Status& error = errors[2 + static_cast<size_t>(p)];
       auto producer = Producer::Create(**owner);
-      REQUIRE_OK(producer.status());
-      for (int i = 0; i < kPerPartition; ++i) {
-        const std::string value = fmt::format("p{}-{}", p, i);
-        REQUIRE_OK((*producer)->Send({.topic = "events", .partition = p, .value = value}, nullptr));
+      if (!producer.ok()) {
+        error = producer.status();
+        return;
       }
-      REQUIRE_OK((*producer)->Flush());
+      for (int i = 0; i < kPerPartition && error.ok(); ++i) {
+        const std::string value = fmt::format("p{}-{}", p, i);
+        error = (*producer)->Send({.topic = "events", .partition = p, .value = value}, nullptr);
+      }
+      if (error.ok()) error = (*producer)->Flush();
     });
   }
   for (auto& t : threads) t.join();
+  for (const absl::Status& error : errors) CHECK_OK(error);
   for (int p = 0; p < 2; ++p) {
     REQUIRE(got[static_cast<size_t>(p)].size() == kPerPartition);
     for (int i = 0; i < kPerPartition; ++i) {
