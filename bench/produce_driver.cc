@@ -18,7 +18,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "bench_util.h"
@@ -52,42 +51,15 @@ absl::StatusOr<Figure> RunProducer(const Config& c, uint64_t total_bytes) {
   TopicConfig topic;
   topic.sync_policy = c.sync;
   if (absl::Status s = (*broker)->CreateTopic("bench", c.partitions, topic); !s.ok()) return s;
-  std::vector<std::unique_ptr<Producer>> producers;
-  for (int t = 0; t < c.threads; ++t) {
-    auto p = Producer::Create(**broker);
-    if (!p.ok()) return p.status();
-    producers.push_back(std::move(*p));
-  }
-  const RecordPool& pool = RecordPool::Get(c.value_size);
   const uint64_t record_bytes = kKeySize + c.value_size;
-  const int64_t per_thread = static_cast<int64_t>(total_bytes / record_bytes) / c.threads;
-  std::vector<absl::Status> errors(static_cast<size_t>(c.threads));
-  const auto start = Clock::now();
-  std::vector<std::thread> threads;
-  for (int t = 0; t < c.threads; ++t) {
-    threads.emplace_back([&, t] {
-      Producer& producer = *producers[static_cast<size_t>(t)];
-      uint64_t seq = static_cast<uint64_t>(t) * 4096;
-      for (int64_t i = 0; i < per_thread; ++i) {
-        const BenchRecord& r = pool.at(seq++);
-        absl::Status s = producer.Send({.topic = "bench", .key = r.key, .value = r.value});
-        if (!s.ok()) {
-          errors[static_cast<size_t>(t)] = s;
-          return;
-        }
-      }
-      errors[static_cast<size_t>(t)] = producer.Flush();
-    });
-  }
-  for (auto& t : threads) t.join();
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  for (const absl::Status& e : errors) {
-    if (!e.ok()) return e;
-  }
-  for (auto& p : producers) (void)p->Close();
+  ProduceSpec spec;
+  spec.value_size = c.value_size;
+  spec.threads = c.threads;
+  spec.records = static_cast<int64_t>(total_bytes / record_bytes) / c.threads * c.threads;
+  absl::StatusOr<RunFigures> run = RunProduceWorkload(**broker, spec);
+  if (!run.ok()) return run.status();
   if (absl::Status s = (*broker)->Close(); !s.ok()) return s;
-  const double records = static_cast<double>(per_thread * c.threads);
-  return Figure{records / seconds, records * static_cast<double>(record_bytes) / seconds / 1e6};
+  return Figure{run->records_per_second(), run->megabytes_per_second()};
 }
 
 absl::StatusOr<Figure> RunRawLimit(const Config& c, uint64_t total_bytes) {
