@@ -36,7 +36,7 @@ absl::StatusOr<TopicDescription> Broker::DescribeTopic(std::string_view name) co
 
 std::vector<std::string> Broker::ListTopics() const {
   std::vector<std::string> names = core_->ListTopics();
-  std::erase(names, std::string(internal::kConsumerOffsetsTopic));
+  std::erase_if(names, [](const std::string& n) { return internal::IsInternalTopic(n); });
   return names;
 }
 

@@ -208,9 +208,9 @@ absl::Status BrokerCore::CreateTopicLocked(std::string_view name, int32_t partit
                                            const TopicConfig& config, bool internal) {
   RUNNEL_RETURN_IF_ERROR(CheckWritable());
   RUNNEL_RETURN_IF_ERROR(ValidateTopicName(name));
-  if (!internal && name == kConsumerOffsetsTopic) {
+  if (!internal && IsInternalTopic(name)) {
     return absl::InvalidArgumentError(fmt::format(
-        "topic name \"{}\" is reserved: runnel keeps committed offsets there", name));
+        "topic name \"{}\" is reserved: runnel keeps group state there", name));
   }
   if (partitions < 1 || partitions > kMaxPartitions) {
     return absl::InvalidArgumentError(fmt::format(
@@ -266,10 +266,9 @@ absl::StatusOr<std::shared_ptr<Topic>> BrokerCore::FindTopic(std::string_view na
 }
 
 absl::StatusOr<std::shared_ptr<Topic>> BrokerCore::FindOrCreateTopic(std::string_view name) {
-  if (name == kConsumerOffsetsTopic) {
+  if (IsInternalTopic(name)) {
     return absl::InvalidArgumentError(fmt::format(
-        "topic \"{}\" is internal: commit offsets through a Consumer instead of producing to it",
-        name));
+        "topic \"{}\" is internal: runnel's group coordinators write it, not producers", name));
   }
   absl::StatusOr<std::shared_ptr<Topic>> found = FindTopic(name);
   if (found.ok() || found.status().code() != absl::StatusCode::kNotFound ||
@@ -316,9 +315,9 @@ std::vector<std::string> BrokerCore::ListTopics() const {
 absl::Status BrokerCore::DeleteTopic(std::string_view name) {
   std::lock_guard<std::mutex> admin(admin_mu_);
   RUNNEL_RETURN_IF_ERROR(CheckWritable());
-  if (name == kConsumerOffsetsTopic) {
+  if (IsInternalTopic(name)) {
     return absl::InvalidArgumentError(fmt::format(
-        "topic \"{}\" is internal and cannot be deleted: delete consumer groups instead", name));
+        "topic \"{}\" is internal and cannot be deleted: delete the groups instead", name));
   }
   RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<Topic> topic, FindTopic(name));
   TopicTable table = table_;
@@ -389,7 +388,7 @@ absl::Status BrokerCore::AlterTopicConfig(std::string_view name,
                                           const std::map<std::string, std::string>& changes) {
   std::lock_guard<std::mutex> admin(admin_mu_);
   RUNNEL_RETURN_IF_ERROR(CheckWritable());
-  if (name == kConsumerOffsetsTopic) {
+  if (IsInternalTopic(name)) {
     return absl::InvalidArgumentError(
         fmt::format("topic \"{}\" is internal: its config follows BrokerOptions", name));
   }

@@ -38,6 +38,13 @@ struct Topic {
 // Where committed offsets live (Kafka's name). Internal: applications cannot create or
 // delete it, and Broker::ListTopics leaves it out, as Kafka's listTopics does.
 inline constexpr std::string_view kConsumerOffsetsTopic = "__consumer_offsets";
+// Where share groups keep which records are done and how often each was delivered
+// (Kafka's name).
+inline constexpr std::string_view kShareGroupStateTopic = "__share_group_state";
+// runnel's own topics: applications cannot create, delete, alter or produce to them.
+inline bool IsInternalTopic(std::string_view name) {
+  return name == kConsumerOffsetsTopic || name == kShareGroupStateTopic;
+}
 
 // Something a higher layer keeps one of per broker (the group coordinator), without the
 // broker layer depending on it. Told when the broker has closed.

@@ -70,7 +70,7 @@ absl::Status Consumer::Impl::SubscribePattern(std::string_view pattern,
   }
   std::vector<std::string> matched;
   for (const std::string& topic : broker_->ListTopics()) {
-    if (topic != internal::kConsumerOffsetsTopic && std::regex_match(topic, re)) {
+    if (!internal::IsInternalTopic(topic) && std::regex_match(topic, re)) {
       matched.push_back(topic);
     }
   }
@@ -83,7 +83,7 @@ absl::Status Consumer::Impl::UpdatePatternSubscription() {
   pattern_topics_version_ = version;
   std::vector<std::string> matched;
   for (const std::string& topic : broker_->ListTopics()) {
-    if (topic != internal::kConsumerOffsetsTopic && std::regex_match(topic, *pattern_)) {
+    if (!internal::IsInternalTopic(topic) && std::regex_match(topic, *pattern_)) {
       matched.push_back(topic);
     }
   }

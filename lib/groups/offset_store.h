@@ -3,10 +3,7 @@
 // replays the topic, so commits survive Close, a crash and a SIGKILL: a commit is in the
 // page cache once Commit returns, and fsynced too under sync.policy always.
 //
-// Growth: every commit appends. Once the topic is larger than offsets.topic.segment.bytes
-// and than twice what is live, the live offsets are written again into a fresh segment,
-// made durable, and the segments before it deleted. A crash part way leaves the old
-// segments, whose replay gives the same offsets.
+// Growth: every commit appends; the topic is compacted as internal_topic.h says.
 //
 // Not thread-safe: the group coordinator serialises every call.
 #ifndef RUNNEL_GROUPS_OFFSET_STORE_H_
@@ -20,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "broker/broker_core.h"
+#include "groups/internal_topic.h"
 #include "groups/offset_record.h"
 #include "runnel/types.h"
 
@@ -44,23 +42,17 @@ class OffsetStore {
   std::vector<std::string> Groups() const;
 
   // What the last compaction wrote and deleted; for tests and tools.
-  int compactions() const { return compactions_; }
+  int compactions() const { return topic_.compactions(); }
 
  private:
-  explicit OffsetStore(internal::BrokerCore* core) : core_(core) {}
-  absl::Status Replay(internal::Partition& partition);
-  absl::StatusOr<internal::Partition*> Topic();
-  // Appends records as one batch, and fsyncs when the topic's sync policy asks.
-  absl::Status Append(internal::Partition& partition,
-                      const std::vector<std::pair<std::string, std::optional<std::string>>>& records,
-                      bool force_sync);
-  absl::Status MaybeCompact(internal::Partition& partition);
+  explicit OffsetStore(internal::BrokerCore* core)
+      : topic_(core, internal::kConsumerOffsetsTopic) {}
+  absl::Status Apply(std::string_view key, std::optional<std::string_view> value);
+  void MaybeCompact();
   size_t LiveBytes() const;
 
-  internal::BrokerCore* const core_;
-  std::shared_ptr<internal::Topic> topic_;  // null until the topic exists
+  InternalTopic topic_;
   std::map<std::string, GroupOffsets, std::less<>> groups_;
-  int compactions_ = 0;
 };
 
 }  // namespace runnel::groups

@@ -1,0 +1,104 @@
+// The share-group coordinator of one broker (Kafka's share groups, KIP-932): members of a
+// share group all read the same partitions, each record handed to one member at a time
+// under a lock, and acknowledged one by one (share_partition.h). Run in-process; members
+// are QueueConsumers calling in from their own threads.
+//
+// Durability: every change of a share partition's state (records handed out, with their
+// delivery counts, and acknowledgements) is written to the internal topic
+// __share_group_state before the call returns, as one record holding the partition's
+// whole in-flight state (bounded: see SharePartitionLimits::max_in_flight), so replaying
+// the topic restores it: after a restart, acknowledged records stay done, records that
+// were out with a member are delivered again, and delivery counts are kept. The topic is
+// compacted as internal_topic.h says.
+//
+// Thread-safe: one mutex guards every share group.
+#ifndef RUNNEL_GROUPS_SHARE_COORDINATOR_H_
+#define RUNNEL_GROUPS_SHARE_COORDINATOR_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "broker/broker_core.h"
+#include "broker/waker.h"
+#include "groups/internal_topic.h"
+#include "groups/share_partition.h"
+#include "runnel/types.h"
+
+namespace runnel::groups {
+
+class ShareCoordinator : public internal::BrokerService {
+ public:
+  // The broker's coordinator, made (and __share_group_state replayed) on first use.
+  static absl::StatusOr<std::shared_ptr<ShareCoordinator>> ForBroker(internal::BrokerCore& core);
+  void OnBrokerClose() override;
+
+  // A new member of `group`; `waker` is notified when records may have become available
+  // (released by another member, or a member left).
+  absl::StatusOr<uint64_t> Join(std::string_view group, internal::Waker* waker);
+  // Releases what the member holds (stored), and forgets it.
+  absl::Status Leave(std::string_view group, uint64_t member, const SharePartitionLimits& limits);
+
+  struct PartitionFetch {
+    TopicPartition tp;
+    std::vector<AcquiredRecord> records;
+  };
+  struct PartitionSource {
+    TopicPartition tp;
+    const storage::PartitionLog* log;
+  };
+  // Hands `member` up to `max_records` records from `partitions`, starting with
+  // partitions[first] and going round. A share partition first read starts at the log
+  // start (`from_earliest`) or end.
+  absl::StatusOr<std::vector<PartitionFetch>> Acquire(std::string_view group, uint64_t member,
+                                                      const std::vector<PartitionSource>& partitions,
+                                                      size_t first, int32_t max_records,
+                                                      bool from_earliest,
+                                                      const SharePartitionLimits& limits);
+
+  struct Ack {
+    TopicPartition tp;
+    int64_t offset;
+    ShareAck type;
+  };
+  // Applies every acknowledgement it can and stores them; the first failure (a record not
+  // acquired by this member) is returned after the others are applied.
+  absl::Status Acknowledge(std::string_view group, uint64_t member, const std::vector<Ack>& acks,
+                           const SharePartitionLimits& limits);
+
+  // When the first lock of these partitions expires (INT64_MAX: none), so a waiting
+  // member knows when records come back.
+  int64_t NextExpiry(std::string_view group, const std::vector<TopicPartition>& partitions) const;
+
+  // For tests and tools: the state of a share partition (nullopt if never read).
+  std::optional<SharePartition> State(std::string_view group, const TopicPartition& tp) const;
+  int compactions() const;
+
+ private:
+  struct Group {
+    std::map<TopicPartition, SharePartition> partitions;
+    std::map<uint64_t, internal::Waker*> members;
+  };
+  explicit ShareCoordinator(internal::BrokerCore& core)
+      : core_(core), topic_(&core, internal::kShareGroupStateTopic) {}
+  absl::Status Apply(std::string_view key, std::optional<std::string_view> value);
+  // Stores the partitions' state as one batch.
+  absl::Status Store(std::string_view group, const std::set<TopicPartition>& changed);
+  void NotifyOthers(const Group& g, uint64_t except);
+
+  internal::BrokerCore& core_;
+  mutable std::mutex mu_;
+  InternalTopic topic_;
+  std::map<std::string, Group, std::less<>> groups_;
+  uint64_t next_member_ = 1;
+};
+
+}  // namespace runnel::groups
+
+#endif  // RUNNEL_GROUPS_SHARE_COORDINATOR_H_
