@@ -2,6 +2,7 @@
 #   make run     build, then run the quick-start example
 #   make test    build, then run the whole CTest suite
 #   make bench   build, then run the benchmarks
+#   make bench-compare  runnel beside Redis, NATS, SQLite and the raw limit; QUICK=1: ~1 minute
 #   make asan    build with AddressSanitizer+UBSan and run the tests
 #   make tsan    build with ThreadSanitizer and run the tests labelled for it
 #   make fuzz    build the libFuzzer targets with clang and fuzz each for FUZZ_SECONDS
@@ -9,7 +10,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 
-.PHONY: deps build run test bench asan tsan fuzz clean
+.PHONY: deps build run test bench bench-compare asan tsan fuzz clean
 
 deps:
 	@scripts/install-deps.sh
@@ -26,6 +27,15 @@ test: build
 
 bench: build
 	build/bench/runnel_bench --benchmark_min_time=0.5
+
+# Installs the peers (scripts/install-bench-deps.sh), runs bench/compare/runnel_compare and
+# writes bench/results/README.md with its charts (bench/README.md, "runnel beside its peers").
+bench-compare: deps
+	@scripts/install-bench-deps.sh
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRUNNEL_BUILD_BENCH=ON $(CMAKE_FLAGS)
+	cmake --build build -j $(JOBS) --target runnel_compare
+	build/bench/compare/runnel_compare $(if $(QUICK),--quick) --out bench/results/results.json
+	python3 bench/compare/report.py bench/results/results.json bench/results
 
 asan: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRUNNEL_SANITIZE=address -DRUNNEL_BUILD_BENCH=OFF
