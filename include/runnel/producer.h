@@ -20,6 +20,19 @@
 // Back-pressure: buffer.memory bounds the bytes waiting to be appended; when it is full,
 // Send blocks up to max.block.ms and then fails with ResourceExhausted (retriable).
 //
+// Retries: an append that fails with a status a retry can clear — a full disk
+// (ResourceExhausted) that left the partition writable — is tried again after a backoff
+// (retry.backoff.ms doubling up to retry.backoff.max.ms, with full jitter, as
+// runnel::RetryPolicy computes it), up to `retries` times and until delivery.timeout.ms
+// after the batch was opened. Order holds per partition, as Kafka's with
+// max.in.flight.requests.per.connection=1: while a batch waits for its retry, later
+// batches of its partition wait behind it (other partitions go on). A batch that reached
+// the log is never appended again, so a retry never duplicates: a failure after the
+// append (an fsync under sync.policy always) is reported, not retried. A batch that runs
+// out of time fails with DeadlineExceeded naming the partition and the attempts; one out
+// of retries fails with its last error. Retried batches keep their buffer.memory, so a
+// disk that stays full pushes back on Send.
+//
 // Callbacks: every callback given to Send fires exactly once — with the record's metadata,
 // or with the error — including when the producer is closed or the broker fails. They run
 // on the sender thread (or, for errors found before queuing, on the calling thread): keep
@@ -68,6 +81,19 @@ struct ProducerOptions {
   std::shared_ptr<Partitioner> partitioner = nullptr;
   // client.id: named in error messages.
   std::string client_id = {};
+  // retries: how many times a batch whose append failed retriably is tried again
+  // (Kafka's default, INT32_MAX: until delivery.timeout.ms). 0: never.
+  int32_t retries = INT32_MAX;
+  // retry.backoff.ms and retry.backoff.max.ms: the delay before retry n is drawn from
+  // [0, min(retry.backoff.max.ms, retry.backoff.ms * 2^n)] (full jitter). A
+  // retry.backoff.ms above the max is capped at it.
+  int64_t retry_backoff_ms = 100;
+  int64_t retry_backoff_max_ms = 1000;
+  // delivery.timeout.ms: how long after its batch was opened a record may still be
+  // retried; a retriable failure after that fails the record with DeadlineExceeded. The
+  // last retry is made at this deadline at the latest. (Unlike Kafka's, a batch still
+  // lingering or queued is not expired: only retries are bounded by it.)
+  int64_t delivery_timeout_ms = 120 * 1000;
 };
 
 using SendCallback = std::function<void(const absl::StatusOr<RecordMetadata>&)>;
@@ -95,7 +121,9 @@ class RUNNEL_EXPORT Producer {
   // callback of those records has fired. Their errors go to their callbacks (Kafka's
   // flush() reports none either); Flush fails only on a closed producer.
   absl::Status Flush();
-  // Flushes, then stops the sender thread. Later sends fail with FailedPrecondition.
+  // Flushes, then stops the sender thread. Later sends fail with FailedPrecondition. A
+  // batch waiting for a retry is still retried, so Close may wait up to
+  // delivery.timeout.ms for it (set retries = 0 for a producer that must close at once).
   absl::Status Close();
 
  private:

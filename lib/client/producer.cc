@@ -2,6 +2,8 @@
 // open RecordBatch under the producer's lock; a sender thread appends batches that are
 // full, have lingered linger.ms, or are flushed, then fsyncs each partition once per round
 // when the topic's sync.policy asks for it (group commit), then runs the callbacks.
+// A batch whose append failed retriably waits in retrying_, with the later batches of its
+// partition behind it, until its backoff is over (see Retries in runnel/producer.h).
 #include "runnel/producer.h"
 
 #include <fmt/format.h>
@@ -20,6 +22,8 @@
 
 #include "broker/broker_core.h"
 #include "format/record_batch_builder.h"
+#include "runnel/retry.h"
+#include "runnel/status.h"
 #include "util/formatters.h"
 #include "util/status_macros.h"
 
@@ -45,6 +49,14 @@ absl::Status CheckOptions(const ProducerOptions& o) {
   if (o.buffer_memory < 1) return bad("buffer.memory", o.buffer_memory, "at least 1");
   if (o.max_block_ms < 0) return bad("max.block.ms", o.max_block_ms, "0 or more");
   if (o.max_request_size < 1) return bad("max.request.size", o.max_request_size, "at least 1");
+  if (o.retries < 0) return bad("retries", o.retries, "0 or more");
+  if (o.retry_backoff_ms < 0) return bad("retry.backoff.ms", o.retry_backoff_ms, "0 or more");
+  if (o.retry_backoff_max_ms < 0) {
+    return bad("retry.backoff.max.ms", o.retry_backoff_max_ms, "0 or more");
+  }
+  if (o.delivery_timeout_ms < 0) {
+    return bad("delivery.timeout.ms", o.delivery_timeout_ms, "0 or more");
+  }
   if (o.acks != Acks::kNone && o.acks != Acks::kLeader && o.acks != Acks::kAll) {
     return bad("acks", static_cast<int>(o.acks), "0, 1 or -1 (all)");
   }
@@ -56,7 +68,11 @@ absl::Status CheckOptions(const ProducerOptions& o) {
 class Producer::Impl {
  public:
   Impl(std::shared_ptr<internal::BrokerCore> broker, const ProducerOptions& options)
-      : broker_(std::move(broker)), options_(options) {
+      : broker_(std::move(broker)),
+        options_(options),
+        backoff_(RetryOptions{
+            .initial_delay = std::chrono::milliseconds(options.retry_backoff_ms),
+            .max_delay = std::chrono::milliseconds(options.retry_backoff_max_ms)}) {
     if (options_.partitioner == nullptr) options_.partitioner = std::make_shared<DefaultPartitioner>();
     if (!options_.client_id.empty()) name_ = fmt::format("producer \"{}\"", options_.client_id);
     sender_ = std::thread([this] { SenderLoop(); });
@@ -85,6 +101,12 @@ class Producer::Impl {
     Clock::time_point created;
     int64_t reserved = 0;  // bytes of buffer.memory this batch holds
     uint64_t seq = 0;
+    int32_t attempts = 0;  // appends tried and failed
+  };
+  // A partition whose batches wait for a retry, the failed one first.
+  struct Retrying {
+    std::deque<std::unique_ptr<Batch>> batches;
+    Clock::time_point due;
   };
   using OpenMap = std::unordered_map<internal::Partition*, std::unique_ptr<Batch>>;
 
@@ -106,10 +128,21 @@ class Producer::Impl {
   void WakeSender() {
     if (sender_sleeping_) sender_cv_.notify_one();
   }
-  void Process(std::vector<std::unique_ptr<Batch>>& batches);
+  // Appends the batches and runs their callbacks; a batch to be retried is moved to
+  // `retry` (leaving null behind), in order.
+  void Process(std::vector<std::unique_ptr<Batch>>& batches,
+               std::vector<std::unique_ptr<Batch>>& retry);
+  // Whether a batch whose append failed with `status` is kept for a retry; otherwise sets
+  // `status` to what its callbacks get.
+  bool KeepForRetry(Batch& batch, absl::Status& status, Clock::time_point now) const;
+  // Sender thread: moves each batch of a partition waiting for a retry behind it, then
+  // the batches of partitions whose retry is due into `batches`.
+  void ScheduleRetries(std::vector<std::unique_ptr<Batch>>& batches);
+  void Requeue(std::vector<std::unique_ptr<Batch>>& retry);
 
   const std::shared_ptr<internal::BrokerCore> broker_;
   ProducerOptions options_;
+  const RetryPolicy backoff_;  // retry.backoff.ms, retry.backoff.max.ms
   std::string name_ = "producer";
 
   // Two locks, so that the sender hardly ever takes the one every Send takes: a lock
@@ -144,6 +177,10 @@ class Producer::Impl {
   bool stopping_ = false;  // the sender exits once idle
   bool sender_sleeping_ = false;  // waiting on sender_cv_
   int space_waiters_ = 0;         // Sends blocked in Reserve
+
+  // Sender thread only: partitions waiting for a retry, and when the first is due.
+  std::map<internal::Partition*, Retrying> retrying_;
+  Clock::time_point retry_due_ = Clock::time_point::max();
 
   // Bytes of records reserved, queued or being appended: Send reserves, the sender frees.
   std::atomic<int64_t> buffered_{0};
@@ -396,12 +433,15 @@ void Producer::Impl::SenderLoop() {
   std::unique_lock<std::mutex> lock(queue_mu_);
   std::vector<std::unique_ptr<Batch>> batches;
   while (true) {
-    while (ready_.empty() && !force_ && !stopping_ && linger_due_ > Clock::now()) {
+    // Closing waits for the retries: they sleep out their backoff as before.
+    while (ready_.empty() && !force_ && !(stopping_ && retrying_.empty()) &&
+           std::min(linger_due_, retry_due_) > Clock::now()) {
       sender_sleeping_ = true;
-      if (linger_due_ == Clock::time_point::max()) {
+      const Clock::time_point until = std::min(linger_due_, retry_due_);
+      if (until == Clock::time_point::max()) {
         sender_cv_.wait(lock);
       } else {
-        sender_cv_.wait_until(lock, linger_due_);
+        sender_cv_.wait_until(lock, until);
       }
       sender_sleeping_ = false;
     }
@@ -420,15 +460,22 @@ void Producer::Impl::SenderLoop() {
       for (auto& b : ready_) batches.push_back(std::move(b));
       ready_.clear();
     }
+    if (!retrying_.empty()) ScheduleRetries(batches);
     if (batches.empty()) {
       // closed_ was set before stopping_, so TakeLingering, which ran after, left nothing
       // open or ready, and nothing can be opened again.
-      if (stopping) break;
+      if (stopping && retrying_.empty()) break;
       continue;
     }
-    for (const auto& b : batches) in_flight_ += b->reserved;
+    int64_t round = 0;
+    for (const auto& b : batches) round += b->reserved;
+    in_flight_ += round;
     lock.unlock();
-    Process(batches);
+    std::vector<std::unique_ptr<Batch>> retry;
+    Process(batches, retry);
+    Requeue(retry);
+    // Batches kept for a retry keep their buffer.memory.
+    std::erase(batches, nullptr);
     int64_t freed = 0;
     for (auto& b : batches) {  // ready for reuse, outside the lock
       freed += b->reserved;
@@ -439,7 +486,7 @@ void Producer::Impl::SenderLoop() {
     }
     buffered_.fetch_sub(freed, std::memory_order_relaxed);
     lock.lock();
-    in_flight_ -= freed;
+    in_flight_ -= round;
     for (auto& b : batches) {
       outstanding_.erase(b->seq);
       b->reserved = 0;
@@ -455,7 +502,73 @@ void Producer::Impl::SenderLoop() {
   }
 }
 
-void Producer::Impl::Process(std::vector<std::unique_ptr<Batch>>& batches) {
+void Producer::Impl::ScheduleRetries(std::vector<std::unique_ptr<Batch>>& batches) {
+  std::vector<std::unique_ptr<Batch>> fresh;
+  fresh.swap(batches);
+  for (auto& b : fresh) {
+    auto it = retrying_.find(b->partition.get());
+    if (it != retrying_.end()) {
+      it->second.batches.push_back(std::move(b));
+    } else {
+      batches.push_back(std::move(b));
+    }
+  }
+  const Clock::time_point now = Clock::now();
+  retry_due_ = Clock::time_point::max();
+  for (auto it = retrying_.begin(); it != retrying_.end();) {
+    if (it->second.due <= now) {
+      for (auto& b : it->second.batches) batches.push_back(std::move(b));
+      it = retrying_.erase(it);
+    } else {
+      retry_due_ = std::min(retry_due_, it->second.due);
+      ++it;
+    }
+  }
+}
+
+void Producer::Impl::Requeue(std::vector<std::unique_ptr<Batch>>& retry) {
+  const Clock::time_point now = Clock::now();
+  for (auto& b : retry) {
+    auto [it, inserted] = retrying_.try_emplace(b->partition.get());
+    if (inserted) {
+      // The first batch kept of its partition is the one that failed first: its backoff,
+      // but no later than its deadline, so that it gets a last try before it expires.
+      const Clock::time_point deadline = b->created + Millis(options_.delivery_timeout_ms);
+      it->second.due = std::min(now + backoff_.Backoff(b->attempts - 1), deadline);
+      retry_due_ = std::min(retry_due_, it->second.due);
+    }
+    it->second.batches.push_back(std::move(b));
+  }
+  retry.clear();
+}
+
+bool Producer::Impl::KeepForRetry(Batch& b, absl::Status& status, Clock::time_point now) const {
+  ++b.attempts;
+  // A partition that turned read-only keeps the cause's code (a full disk met by an
+  // fsync is ResourceExhausted), yet no retry can succeed on it.
+  if (!IsRetriable(status) || !b.partition->log().health().ok()) return false;
+  const std::string name = fmt::format("{}-{}", b.topic->name, b.partition->id().partition);
+  if (b.attempts > options_.retries) {
+    if (options_.retries > 0) {
+      status = absl::Status(status.code(),
+                            fmt::format("{} (gave up after {} attempts: retries = {})",
+                                        status.message(), b.attempts, options_.retries));
+    }
+    return false;
+  }
+  if (now >= b.created + Millis(options_.delivery_timeout_ms)) {
+    status = absl::DeadlineExceededError(fmt::format(
+        "delivery.timeout.ms {} expired for {} record(s) to partition {} after {} attempt(s); "
+        "the last failed with: {}",
+        options_.delivery_timeout_ms, b.builder.record_count(), name, b.attempts,
+        status.ToString()));
+    return false;
+  }
+  return true;
+}
+
+void Producer::Impl::Process(std::vector<std::unique_ptr<Batch>>& batches,
+                             std::vector<std::unique_ptr<Batch>>& retry) {
   struct Result {
     absl::Status status;
     storage::AppendInfo info;
@@ -499,9 +612,15 @@ void Producer::Impl::Process(std::vector<std::unique_ptr<Batch>>& batches) {
     for (internal::Partition* p : durable) flushed[p] = p->log().Flush();
   };
   if (options_.acks != Acks::kNone) flush_all();
+  const Clock::time_point now = Clock::now();
   for (size_t i = 0; i < batches.size(); ++i) {
     Batch& b = *batches[i];
     absl::Status status = results[i].status;
+    // Not appended (results[i].status is set only then): a retry cannot duplicate it.
+    if (!status.ok() && KeepForRetry(b, status, now)) {
+      retry.push_back(std::move(batches[i]));
+      continue;
+    }
     if (status.ok() && options_.acks != Acks::kNone) {
       auto f = flushed.find(b.partition.get());
       if (f != flushed.end()) status = f->second;

@@ -179,8 +179,9 @@ Observed RunScenario(SyncPolicy sync) {
     log_file = storage::LogFileName(log.dir(), 0);
 
     // batch.size 1: every record is a batch of its own, so records queued behind a gate
-    // reach the log as several batches in one vectored write.
-    auto created = Producer::Create(*broker, {.batch_size = 1, .linger_ms = 0});
+    // reach the log as several batches in one vectored write. retries 0: this test is
+    // about what one failed append leaves (producer_retry_test.cc covers the retries).
+    auto created = Producer::Create(*broker, {.batch_size = 1, .linger_ms = 0, .retries = 0});
     REQUIRE_OK(created);
     std::unique_ptr<Producer> producer = std::move(*created);
     CallbackLog callbacks;
@@ -473,7 +474,7 @@ struct SmallBroker {
     broker = internal::WrapBrokerCore(std::move(*core));
     REQUIRE_OK(broker->CreateTopic(kTopic, 1, config));
     partition_dir = testing::PartitionOf(*broker, kTopic, 0)->log().dir();
-    auto created = Producer::Create(*broker, {.batch_size = 1, .linger_ms = 0});
+    auto created = Producer::Create(*broker, {.batch_size = 1, .linger_ms = 0, .retries = 0});
     REQUIRE_OK(created);
     producer = std::move(*created);
   }
