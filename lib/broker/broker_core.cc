@@ -477,13 +477,20 @@ void BrokerCore::FollowLoop() {
   std::map<int, std::weak_ptr<Partition>> watched;
   std::map<std::string, int> watch_of;  // partition directory -> watch
   bool rescan = true;
+  auto last_rescan = std::chrono::steady_clock::now();
   while (true) {
     {
       std::lock_guard<std::mutex> lock(maintenance_mu_);
       if (stopping_) break;
     }
+    // Also while events keep coming: a watch that could not be added, or a partition
+    // that could not be opened yet, is retried by the rescan.
+    if (std::chrono::steady_clock::now() - last_rescan >= std::chrono::milliseconds(interval)) {
+      rescan = true;
+    }
     if (rescan) {
       rescan = false;
+      last_rescan = std::chrono::steady_clock::now();
       // Errors (a topic table caught half-replaced cannot happen: it is renamed into
       // place) leave the last state; the next rescan tries again.
       ReloadTopics().IgnoreError();

@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <set>
 
 #include "broker/broker_core.h"
+#include "broker/topic_metadata.h"
 #include "broker/waker.h"
 #include "format/record_batch.h"
 #include "format/record_batch_builder.h"
@@ -91,9 +93,18 @@ class QueueConsumer::Impl {
             fmt::format("topic \"{}\" is internal and cannot be consumed as a queue", name));
       }
       RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<internal::Topic> topic, broker_->FindTopic(name));
+      // Checked now rather than when the first dead letter must go there.
+      const std::string dlq = name + options_.dead_letter_topic_suffix;
+      if (absl::Status valid = internal::ValidateTopicName(dlq); !valid.ok()) {
+        return absl::InvalidArgumentError(fmt::format(
+            "topic \"{}\" cannot be consumed as a queue: its dead-letter topic name is invalid: {}",
+            name, valid.message()));
+      }
       found.push_back(std::move(topic));
     }
     topics_ = std::move(found);
+    sources_.clear();  // Refresh builds them from topics_
+    next_source_ = 0;
     return absl::OkStatus();
   }
 
@@ -141,24 +152,39 @@ class QueueConsumer::Impl {
       const uint64_t seen = waker_.seq();
       if (wakeup_.exchange(false)) return std::span<const QueueRecord>();
       RUNNEL_RETURN_IF_ERROR(Refresh());
-      const int64_t visible = VisibleSum();
+      // Each partition's visible end before acquiring: what arrives after this is either
+      // seen by the next look, or notifies the waker registered below.
+      std::vector<int64_t> visible;
+      for (const Source& s : sources_) {
+        visible.push_back(s.partition->log().visible_offset(std::memory_order_seq_cst));
+      }
       bool dead_lettered = false;
-      RUNNEL_RETURN_IF_ERROR(AcquireAndRead(&dead_lettered));
+      std::set<TopicPartition> blocked;
+      RUNNEL_RETURN_IF_ERROR(AcquireAndRead(&dead_lettered, &blocked));
       if (!records_.empty()) return std::span<const QueueRecord>(records_);
-      if (dead_lettered) continue;  // more may be waiting behind what was dead-lettered
       const Clock::time_point now = Clock::now();
       if (now >= deadline) return std::span<const QueueRecord>();
-      // Sleep until a partition has new records, another member releases some, a lock
-      // expires, Wakeup, or the deadline.
+      if (dead_lettered) continue;  // more may be waiting behind what was dead-lettered
+      // Sleep until a partition has new records, another member finishes or releases
+      // some, a lock expires, Wakeup, or the deadline. New records in a partition held
+      // back by the in-flight bound are no reason to wake: a finished record is.
       Clock::time_point wake = deadline;
       const int64_t expiry = coordinator_->NextExpiry(options_.group_id, PartitionIds());
       if (expiry != std::numeric_limits<int64_t>::max()) {
-        const int64_t in_ms = std::max<int64_t>(0, expiry - broker_->env()->NowMillis()) + 1;
+        const int64_t in_ms = std::max<int64_t>(0, expiry - ShareCoordinator::NowMillis()) + 1;
         wake = std::min(wake, now + std::chrono::milliseconds(in_ms));
       }
-      for (const Source& s : sources_) s.partition->AddWaker(&waker_);
-      if (VisibleSum() == visible) waker_.Wait(seen, wake);
-      for (const Source& s : sources_) s.partition->RemoveWaker(&waker_);
+      std::vector<internal::Partition*> watched;
+      bool moved = false;
+      for (size_t i = 0; i < sources_.size(); ++i) {
+        if (blocked.count(sources_[i].tp)) continue;
+        internal::Partition* p = sources_[i].partition.get();
+        p->AddWaker(&waker_);
+        watched.push_back(p);
+        moved |= p->log().visible_offset(std::memory_order_seq_cst) != visible[i];
+      }
+      if (!moved) waker_.Wait(seen, wake);
+      for (internal::Partition* p : watched) p->RemoveWaker(&waker_);
     }
   }
 
@@ -202,14 +228,6 @@ class QueueConsumer::Impl {
     return ids;
   }
 
-  int64_t VisibleSum() const {
-    int64_t sum = 0;
-    for (const Source& s : sources_) {
-      sum += s.partition->log().visible_offset(std::memory_order_seq_cst);
-    }
-    return sum;
-  }
-
   absl::Status FlushAcks() {
     if (pending_.empty()) return absl::OkStatus();
     std::vector<ShareCoordinator::Ack> acks;
@@ -220,33 +238,49 @@ class QueueConsumer::Impl {
   void ClearData() {
     records_.clear();
     headers_.clear();
+    header_ranges_.clear();
     slices_.clear();
   }
 
-  absl::Status AcquireAndRead(bool* dead_lettered) {
+  absl::Status AcquireAndRead(bool* dead_lettered, std::set<TopicPartition>* blocked) {
     if (sources_.empty()) return absl::OkStatus();
     std::vector<ShareCoordinator::PartitionSource> logs;
     for (const Source& s : sources_) logs.push_back({s.tp, &s.partition->log()});
     RUNNEL_ASSIGN_OR_RETURN(
-        std::vector<ShareCoordinator::PartitionFetch> fetches,
+        ShareCoordinator::Acquired acquired,
         coordinator_->Acquire(options_.group_id, member_, logs, next_source_,
                               options_.max_poll_records,
                               options_.auto_offset_reset == OffsetReset::kEarliest, limits_));
     next_source_ = (next_source_ + 1) % sources_.size();
+    *blocked = std::move(acquired.blocked);
     std::vector<ShareCoordinator::Ack> archive;
-    for (const auto& fetch : fetches) {
+    for (const auto& fetch : acquired.fetches) {
       auto source = std::find_if(sources_.begin(), sources_.end(),
                                  [&](const Source& s) { return s.tp == fetch.tp; });
-      RUNNEL_RETURN_IF_ERROR(Read(*source, fetch.records, &archive));
+      absl::Status read = Read(*source, fetch.records, &archive);
+      if (!read.ok()) {
+        // Give back what this Poll acquired and will not return (their delivery counts
+        // stay raised), so other members need not wait for the locks to expire.
+        std::vector<ShareCoordinator::Ack> back;
+        for (const auto& f : acquired.fetches) {
+          for (const AcquiredRecord& a : f.records) back.push_back({f.tp, a.offset, ShareAck::kRelease});
+        }
+        coordinator_->Acknowledge(options_.group_id, member_, back, limits_).IgnoreError();
+        ClearData();
+        return read;
+      }
     }
     *dead_lettered = !archive.empty();
     // Headers point into headers_: fill the spans in once it stops growing.
     for (QueueRecord& r : records_) {
-      const auto [first, count] = header_ranges_[&r - records_.data()];
+      const auto [first, count] = header_ranges_[static_cast<size_t>(&r - records_.data())];
       r.record.headers = std::span<const Header>(headers_.data() + first, count);
     }
     header_ranges_.clear();
-    return coordinator_->Acknowledge(options_.group_id, member_, archive, limits_);
+    absl::Status archived = coordinator_->Acknowledge(options_.group_id, member_, archive, limits_);
+    // A dead letter whose archiving failed is handed out again and written again (dead
+    // letters are at-least-once); the records read are still this Poll's to return.
+    return records_.empty() ? archived : absl::OkStatus();
   }
 
   // Reads the acquired records of one partition: records to deliver go to records_,
@@ -346,9 +380,13 @@ class QueueConsumer::Impl {
     const std::string name = source.topic->name + options_.dead_letter_topic_suffix;
     absl::StatusOr<std::shared_ptr<internal::Topic>> topic = broker_->FindTopic(name);
     if (absl::IsNotFound(topic.status())) {
-      absl::Status created =
-          broker_->CreateTopic(name, static_cast<int32_t>(source.topic->partitions.size()),
-                               broker_->options().default_topic_config);
+      // Room for the source's largest batch plus the dead-letter headers.
+      TopicConfig config = broker_->options().default_topic_config;
+      config.max_message_bytes = static_cast<int32_t>(std::min<int64_t>(
+          std::numeric_limits<int32_t>::max(),
+          static_cast<int64_t>(source.topic->config.max_message_bytes) + 64 * 1024));
+      absl::Status created = broker_->CreateTopic(
+          name, static_cast<int32_t>(source.topic->partitions.size()), config);
       if (!created.ok() && !absl::IsAlreadyExists(created)) return created;
       topic = broker_->FindTopic(name);
     }
@@ -361,9 +399,10 @@ class QueueConsumer::Impl {
                                 const std::vector<std::pair<format::Record, AcquiredRecord>>& letters,
                                 const std::vector<format::BatchHeader>& batches) {
     RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<internal::Partition> dlq, DeadLetterPartition(source));
-    format::RecordBatchBuilder builder;
     const std::string partition = std::to_string(source.tp.partition);
+    // One batch each: together they could exceed max.message.bytes where one does not.
     for (size_t i = 0; i < letters.size(); ++i) {
+      format::RecordBatchBuilder builder;
       const auto& [r, a] = letters[i];
       const std::string offset = std::to_string(r.offset);
       const std::string count = std::to_string(a.delivery_count);
@@ -375,9 +414,9 @@ class QueueConsumer::Impl {
       headers.push_back({"runnel.dlq.offset", offset});
       const bool append_time = batches[i].timestamp_type() == format::TimestampType::kLogAppendTime;
       builder.Add(append_time ? batches[i].max_timestamp : r.timestamp, r.key, r.value, headers);
+      std::vector<uint8_t> batch = builder.Build();
+      RUNNEL_RETURN_IF_ERROR(dlq->Append(batch, {.verify = false}).status());
     }
-    std::vector<uint8_t> batch = builder.Build();
-    RUNNEL_RETURN_IF_ERROR(dlq->Append(batch, {.verify = false}).status());
     // Archived only once the dead letter is as durable as the topic promises.
     if (dlq->log().config().sync == storage::SyncPolicy::kAlways) {
       RUNNEL_RETURN_IF_ERROR(dlq->log().Flush());

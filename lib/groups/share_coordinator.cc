@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "format/byte_order.h"
 #include "util/formatters.h"
@@ -149,7 +150,13 @@ absl::Status ShareCoordinator::Store(std::string_view group,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<ShareCoordinator::PartitionFetch>> ShareCoordinator::Acquire(
+int64_t ShareCoordinator::NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+absl::StatusOr<ShareCoordinator::Acquired> ShareCoordinator::Acquire(
     std::string_view group, uint64_t member, const std::vector<PartitionSource>& partitions,
     size_t first, int32_t max_records, bool from_earliest, const SharePartitionLimits& limits) {
   RUNNEL_RETURN_IF_ERROR(core_.CheckWritable());
@@ -159,8 +166,8 @@ absl::StatusOr<std::vector<ShareCoordinator::PartitionFetch>> ShareCoordinator::
     return absl::FailedPreconditionError(
         fmt::format("member {} is not in share group \"{}\"", member, group));
   }
-  const int64_t now = core_.env()->NowMillis();
-  std::vector<PartitionFetch> out;
+  const int64_t now = NowMillis();
+  Acquired out;
   std::set<TopicPartition> changed;
   int32_t left = max_records;
   for (size_t i = 0; i < partitions.size() && left > 0; ++i) {
@@ -168,17 +175,23 @@ absl::StatusOr<std::vector<ShareCoordinator::PartitionFetch>> ShareCoordinator::
     const int64_t log_start = source.log->log_start_offset();
     const int64_t log_end = source.log->visible_offset();
     auto sp = g->second.partitions.find(source.tp);
+    if (sp != g->second.partitions.end() && sp->second.end_offset() > log_end) {
+      g->second.partitions.erase(sp);  // a new log under the old name
+      sp = g->second.partitions.end();
+    }
     if (sp == g->second.partitions.end()) {
       sp = g->second.partitions.emplace(source.tp, SharePartition(from_earliest ? log_start : log_end))
                .first;
       changed.insert(source.tp);
     }
+    bool blocked = false;
     std::vector<AcquiredRecord> got =
-        sp->second.Acquire(member, now, left, log_start, log_end, limits);
+        sp->second.Acquire(member, now, left, log_start, log_end, limits, &blocked);
+    if (blocked) out.blocked.insert(source.tp);
     if (got.empty()) continue;
     left -= static_cast<int32_t>(got.size());
     changed.insert(source.tp);
-    out.push_back({source.tp, std::move(got)});
+    out.fetches.push_back({source.tp, std::move(got)});
   }
   // Handed out only once stored: a crash after this still counts the deliveries.
   RUNNEL_RETURN_IF_ERROR(Store(group, changed));
@@ -197,7 +210,6 @@ absl::Status ShareCoordinator::Acknowledge(std::string_view group, uint64_t memb
   }
   absl::Status first_error;
   std::set<TopicPartition> changed;
-  bool released = false;
   for (const Ack& ack : acks) {
     auto sp = g->second.partitions.find(ack.tp);
     absl::Status st =
@@ -214,10 +226,11 @@ absl::Status ShareCoordinator::Acknowledge(std::string_view group, uint64_t memb
       continue;
     }
     changed.insert(ack.tp);
-    released |= ack.type == ShareAck::kRelease || ack.type == ShareAck::kReject;
   }
   RUNNEL_RETURN_IF_ERROR(Store(group, changed));
-  if (released) NotifyOthers(g->second, member);
+  // A release makes a record available; any finished record may free room under the
+  // in-flight bound. Either way waiting members look again.
+  if (!changed.empty()) NotifyOthers(g->second, member);
   return first_error;
 }
 

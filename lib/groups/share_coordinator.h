@@ -11,6 +11,9 @@
 // were out with a member are delivered again, and delivery counts are kept. The topic is
 // compacted as internal_topic.h says.
 //
+// A share partition read before, whose log now ends below what it handed out (the topic
+// was deleted and made again, or truncated), starts afresh.
+//
 // Thread-safe: one mutex guards every share group.
 #ifndef RUNNEL_GROUPS_SHARE_COORDINATOR_H_
 #define RUNNEL_GROUPS_SHARE_COORDINATOR_H_
@@ -49,6 +52,12 @@ class ShareCoordinator : public internal::BrokerService {
     TopicPartition tp;
     std::vector<AcquiredRecord> records;
   };
+  struct Acquired {
+    std::vector<PartitionFetch> fetches;
+    // Partitions with new records that the in-flight bound holds back: new data there
+    // is no reason to try again, a finished record is (members are notified of those).
+    std::set<TopicPartition> blocked;
+  };
   struct PartitionSource {
     TopicPartition tp;
     const storage::PartitionLog* log;
@@ -56,7 +65,7 @@ class ShareCoordinator : public internal::BrokerService {
   // Hands `member` up to `max_records` records from `partitions`, starting with
   // partitions[first] and going round. A share partition first read starts at the log
   // start (`from_earliest`) or end.
-  absl::StatusOr<std::vector<PartitionFetch>> Acquire(std::string_view group, uint64_t member,
+  absl::StatusOr<Acquired> Acquire(std::string_view group, uint64_t member,
                                                       const std::vector<PartitionSource>& partitions,
                                                       size_t first, int32_t max_records,
                                                       bool from_earliest,
@@ -72,9 +81,11 @@ class ShareCoordinator : public internal::BrokerService {
   absl::Status Acknowledge(std::string_view group, uint64_t member, const std::vector<Ack>& acks,
                            const SharePartitionLimits& limits);
 
-  // When the first lock of these partitions expires (INT64_MAX: none), so a waiting
-  // member knows when records come back.
+  // When the first lock of these partitions expires, on NowMillis's clock (INT64_MAX:
+  // none), so a waiting member knows when records come back.
   int64_t NextExpiry(std::string_view group, const std::vector<TopicPartition>& partitions) const;
+  // The monotonic milliseconds locks are measured in.
+  static int64_t NowMillis();
 
   // For tests and tools: the state of a share partition (nullopt if never read).
   std::optional<SharePartition> State(std::string_view group, const TopicPartition& tp) const;

@@ -57,6 +57,12 @@ int64_t SharePartition::NextExpiry() const {
   return next;
 }
 
+size_t SharePartition::NotDone() const {
+  return static_cast<size_t>(std::count_if(records_.begin(), records_.end(), [](const auto& e) {
+    return !Done(e.second.state);
+  }));
+}
+
 bool SharePartition::HasAvailable() const {
   return std::any_of(records_.begin(), records_.end(), [](const auto& entry) {
     return entry.second.state == ShareRecordState::kAvailable;
@@ -66,7 +72,9 @@ bool SharePartition::HasAvailable() const {
 std::vector<AcquiredRecord> SharePartition::Acquire(uint64_t member, int64_t now,
                                                     int32_t max_records, int64_t log_start,
                                                     int64_t log_end,
-                                                    const SharePartitionLimits& limits) {
+                                                    const SharePartitionLimits& limits,
+                                                    bool* blocked) {
+  if (blocked) *blocked = false;
   ExpireLocks(now, limits);
   if (start_ < log_start) {
     // Retention deleted these records: nothing is left to deliver.
@@ -91,10 +99,17 @@ std::vector<AcquiredRecord> SharePartition::Acquire(uint64_t member, int64_t now
     if (static_cast<int32_t>(out.size()) >= max_records) return out;
     if (r.state == ShareRecordState::kAvailable) take(offset, r);
   }
-  while (static_cast<int32_t>(out.size()) < max_records && end_ < log_end &&
-         static_cast<int32_t>(records_.size()) < limits.max_in_flight) {
+  // Only records still to be finished count against the bound: done ones wait here just
+  // until start_ passes them.
+  size_t not_done = NotDone();
+  while (static_cast<int32_t>(out.size()) < max_records && end_ < log_end) {
+    if (not_done >= static_cast<size_t>(limits.max_in_flight)) {
+      if (blocked) *blocked = true;
+      break;
+    }
     take(end_, records_[end_]);
     ++end_;
+    ++not_done;
   }
   return out;
 }
@@ -196,6 +211,13 @@ absl::StatusOr<SharePartition> SharePartition::Decode(std::string_view bytes) {
         sp.end_, runs, bytes.size()));
   }
   p += kHeaderBytes;
+  uint64_t covered = 0;  // checked before anything is allocated for the runs
+  for (uint32_t i = 0; i < runs; ++i) covered += format::LoadBig32(p + i * kRunBytes + 8);
+  if (covered != static_cast<uint64_t>(sp.end_ - sp.start_)) {
+    return absl::DataLossError(fmt::format(
+        "share partition state is damaged: runs cover {} records, offsets [{}, {}) need {}",
+        covered, sp.start_, sp.end_, sp.end_ - sp.start_));
+  }
   for (uint32_t i = 0; i < runs; ++i, p += kRunBytes) {
     const auto first = static_cast<int64_t>(format::LoadBig64(p));
     const uint32_t length = format::LoadBig32(p + 8);
@@ -203,7 +225,8 @@ absl::StatusOr<SharePartition> SharePartition::Decode(std::string_view bytes) {
     if (state > static_cast<uint8_t>(ShareRecordState::kArchived) ||
         p[13] > static_cast<uint8_t>(DeadLetter::kDeliveryLimit) ||
         state == static_cast<uint8_t>(ShareRecordState::kAcquired) || first < sp.start_ ||
-        length == 0 || first > sp.end_ - length) {
+        length == 0 || first > sp.end_ - length ||
+        static_cast<int32_t>(format::LoadBig32(p + 14)) < 0) {
       return absl::DataLossError(fmt::format(
           "share partition state is damaged: run {} (offset {}, {} records, state {}) lies "
           "outside [{}, {})",

@@ -12,7 +12,9 @@
 // state stays small however far members fall behind (Kafka's
 // group.share.partition.max.record.locks).
 //
-// Not thread-safe: the share coordinator serialises every call. Times are milliseconds.
+// Not thread-safe: the share coordinator serialises every call. Times are milliseconds of
+// a monotonic clock: locks are never stored, so they need no wall time, and a wall clock
+// stepping forward must not expire every lock at once.
 #ifndef RUNNEL_GROUPS_SHARE_PARTITION_H_
 #define RUNNEL_GROUPS_SHARE_PARTITION_H_
 
@@ -75,10 +77,12 @@ class SharePartition {
 
   // Hands `member` up to `max_records` records: available ones (oldest first), then new
   // ones below `log_end`. Releases expired locks first. Records below `log_start` are
-  // gone (retention) and count as done.
+  // gone (retention) and count as done. Sets *blocked when new records wait below
+  // `log_end` but max_in_flight records are already out or waiting for redelivery.
   std::vector<AcquiredRecord> Acquire(uint64_t member, int64_t now, int32_t max_records,
                                       int64_t log_start, int64_t log_end,
-                                      const SharePartitionLimits& limits);
+                                      const SharePartitionLimits& limits,
+                                      bool* blocked = nullptr);
   // FailedPrecondition unless `member` holds the record's lock.
   absl::Status Acknowledge(uint64_t member, int64_t offset, ShareAck ack,
                            const SharePartitionLimits& limits);
@@ -99,6 +103,7 @@ class SharePartition {
  private:
   void Release(ShareRecord& r, const SharePartitionLimits& limits);
   void AdvanceStart();
+  size_t NotDone() const;
 
   int64_t start_;
   int64_t end_;

@@ -33,18 +33,20 @@ absl::StatusOr<std::unique_ptr<IndexFile>> IndexFile::Open(io::Env* env, const s
 absl::StatusOr<std::unique_ptr<IndexFile>> IndexFile::OpenReadOnly(io::Env* env,
                                                                    const std::string& path,
                                                                    size_t entry_size) {
-  RUNNEL_ASSIGN_OR_RETURN(std::unique_ptr<io::File> file,
-                          env->OpenFile(path, io::OpenMode::kReadOnly));
-  RUNNEL_ASSIGN_OR_RETURN(uint64_t size, file->Size());
-  if (size % entry_size != 0) {
-    return absl::DataLossError(fmt::format(
-        "index {} is {} bytes, not a whole number of {}-byte entries", path, size, entry_size));
+  // Copied, not mapped: the owner may trim this file while we look (sealing the segment
+  // it just rolled from), and a mapping past the new end would fault.
+  RUNNEL_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, io::ReadFile(env, path));
+  if (bytes.size() % entry_size != 0) {
+    return absl::DataLossError(fmt::format("index {} is {} bytes, not a whole number of {}-byte "
+                                           "entries",
+                                           path, bytes.size(), entry_size));
   }
-  std::unique_ptr<IndexFile> index(new IndexFile(std::move(file), path, entry_size));
-  index->entries_.store(size / entry_size, std::memory_order_relaxed);
-  index->max_entries_ = size / entry_size;
-  if (size > 0) {
-    RUNNEL_ASSIGN_OR_RETURN(index->region_, index->file_->Map(size, /*writable=*/false));
+  std::unique_ptr<IndexFile> index(new IndexFile(nullptr, path, entry_size));
+  index->entries_.store(bytes.size() / entry_size, std::memory_order_relaxed);
+  index->max_entries_ = bytes.size() / entry_size;
+  if (!bytes.empty()) {
+    RUNNEL_ASSIGN_OR_RETURN(index->region_, io::MapAnonymous(bytes.size()));
+    std::memcpy(index->region_->data(), bytes.data(), bytes.size());
   }
   return index;
 }

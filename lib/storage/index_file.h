@@ -32,8 +32,8 @@ class IndexFile {
                                                          size_t entry_size, size_t max_bytes,
                                                          bool writable);
 
-  // An existing index, opened and mapped read-only as it is: for a reader of a directory
-  // another process owns.
+  // A copy of an existing index as it is now: for a reader of a directory another
+  // process owns.
   static absl::StatusOr<std::unique_ptr<IndexFile>> OpenReadOnly(io::Env* env,
                                                                  const std::string& path,
                                                                  size_t entry_size);

@@ -259,6 +259,68 @@ TEST_CASE("A queue member's long Poll wakes for new records, for a release, and 
   CHECK(woken->empty());
 }
 
+TEST_CASE("At the in-flight bound a member waits, and wakes when another finishes a record") {
+  testing::TempDir tmp;
+  auto broker = Broker::Open(tmp.path());
+  REQUIRE_OK(broker.status());
+  REQUIRE_OK((*broker)->CreateTopic("jobs", 1));
+  Produce(**broker, "jobs", 0, 5);
+  QueueConsumerOptions options;
+  options.max_record_locks = 2;
+  auto holder = Member(**broker, options);
+  auto waiting = Member(**broker, options);
+  auto held = holder->Poll(0ms);
+  REQUIRE_OK(held.status());
+  REQUIRE(held->size() == 2);  // the bound: records 2-4 are not handed out yet
+  auto none = waiting->Poll(0ms);
+  REQUIRE_OK(none.status());
+  CHECK(none->empty());
+  std::thread finisher([&] {
+    REQUIRE_OK(holder->Acknowledge((*held)[1].record));  // the second: start does not move
+    REQUIRE_OK(holder->CommitSync());
+  });
+  auto woken = waiting->Poll(60s);  // the locks last 30 s: the accept ends the wait
+  finisher.join();
+  REQUIRE_OK(woken.status());
+  REQUIRE(woken->size() == 1);
+  CHECK((*woken)[0].record.offset == 2);
+}
+
+TEST_CASE("Subscribe replaces the topics; a recreated topic starts its share state afresh") {
+  testing::TempDir tmp;
+  auto broker = Broker::Open(tmp.path());
+  REQUIRE_OK(broker.status());
+  REQUIRE_OK((*broker)->CreateTopic("jobs", 1));
+  REQUIRE_OK((*broker)->CreateTopic("other", 1));
+  Produce(**broker, "jobs", 0, 10);
+  auto member = Member(**broker);
+  auto first = member->Poll(0ms);
+  REQUIRE_OK(first.status());
+  REQUIRE(first->size() == 10);
+  for (const QueueRecord& q : *first) REQUIRE_OK(member->Acknowledge(q.record));
+  REQUIRE_OK(member->CommitSync());
+
+  REQUIRE_OK(member->Subscribe({"other"}));
+  Produce(**broker, "jobs", 10, 12);
+  auto other = member->Poll(0ms);
+  REQUIRE_OK(other.status());
+  CHECK(other->empty());  // "jobs" is no longer subscribed
+
+  REQUIRE_OK((*broker)->DeleteTopic("jobs"));
+  REQUIRE_OK((*broker)->CreateTopic("jobs", 1));
+  Produce(**broker, "jobs", 100, 103);
+  REQUIRE_OK(member->Subscribe({"jobs"}));
+  auto fresh = member->Poll(0ms);
+  REQUIRE_OK(fresh.status());
+  REQUIRE(fresh->size() == 3);  // the new log's offsets 0-2, though 0-11 were done before
+  CHECK((*fresh)[0].record.value == "job-100");
+  CHECK((*fresh)[0].record.offset == 0);
+
+  const std::string long_name(246, 'x');  // "<name>.dlq" would pass 249 characters
+  REQUIRE_OK((*broker)->CreateTopic(long_name, 1));
+  CHECK_STATUS_IS(member->Subscribe({long_name}), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("Share group state survives a reopen: accepted stays done, the rest comes again") {
   testing::TempDir tmp;
   std::set<int64_t> accepted;

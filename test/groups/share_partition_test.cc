@@ -101,6 +101,12 @@ TEST_CASE("SharePartition bounds the records in flight, and skips what retention
   CHECK(sp.Acquire(1, 0, 100, 0, 100, limits).empty());  // at the bound
   CHECK_OK(sp.Acknowledge(1, 0, ShareAck::kAccept, limits));
   CHECK(Offsets(sp.Acquire(1, 0, 100, 0, 100, limits)) == std::vector<int64_t>{4});
+  CHECK(sp.Acquire(1, 0, 100, 0, 100, limits).empty());  // 1-4 out: at the bound again
+  CHECK_OK(sp.Acknowledge(1, 3, ShareAck::kAccept, limits));  // done, though start stays at 1
+  CHECK(sp.start_offset() == 1);
+  bool blocked = false;
+  CHECK(Offsets(sp.Acquire(1, 0, 100, 0, 100, limits, &blocked)) == std::vector<int64_t>{5});
+  CHECK(blocked);
   // Retention moved the log start past everything here.
   auto after = sp.Acquire(2, 0, 2, 50, 100, limits);
   CHECK(Offsets(after) == std::vector<int64_t>{50, 51});
