@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages runnel needs that are missing, and only those.
-# Uses sudo when not root. Called by `make`; safe to run again.
+# Installs the Debian 12 packages runnel needs that are missing, and only those; or,
+# given package names, those of them that are missing. Uses sudo when not root. Called by
+# `make`; safe to run again.
 set -euo pipefail
 
 packages=(
@@ -9,6 +10,8 @@ packages=(
   python3 python3-kafka            # the independent RecordBatch v2 implementation
   clang libclang-rt-14-dev         # libFuzzer for the fuzz targets
 )
+
+[ $# -gt 0 ] && packages=("$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -120,6 +120,14 @@ absl::StatusOr<std::shared_ptr<Segment>> PartitionLog::OpenSegmentReadOnly(int64
   return std::shared_ptr<Segment>(std::move(seg));
 }
 
+bool PartitionLog::FollowsOn(const SegmentList& list, const Segment& seg) {
+  if (list.empty() || list.back()->next_offset() <= seg.base_offset()) return true;
+  report_.problems.push_back(fmt::format(
+      "{} starts at offset {}, inside the previous segment, which ends at {}", seg.log_path(),
+      seg.base_offset(), list.back()->next_offset()));
+  return false;
+}
+
 absl::Status PartitionLog::LoadReadOnly() {
   std::lock_guard<std::mutex> append_lock(append_mu_);
   RUNNEL_ASSIGN_OR_RETURN(std::vector<int64_t> bases, ListSegmentBases());
@@ -131,12 +139,7 @@ absl::Status PartitionLog::LoadReadOnly() {
     bool complete = true;
     RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<Segment> seg,
                             OpenSegmentReadOnly(bases[i], i + 1 < bases.size(), &complete));
-    if (!list.empty() && list.back()->next_offset() > seg->base_offset()) {
-      report_.problems.push_back(fmt::format(
-          "{} starts at offset {}, inside the previous segment, which ends at {}",
-          seg->log_path(), seg->base_offset(), list.back()->next_offset()));
-      break;
-    }
+    if (!FollowsOn(list, *seg)) break;
     list.push_back(std::move(seg));
     if (!complete) break;  // the log is the valid prefix, as the owner's recovery makes it
   }
@@ -188,12 +191,7 @@ absl::StatusOr<bool> PartitionLog::Refresh(bool entries_changed) {
     bool complete = true;
     RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<Segment> seg,
                             OpenSegmentReadOnly(base, /*sealed=*/false, &complete));
-    if (!list.empty() && list.back()->next_offset() > seg->base_offset()) {
-      report_.problems.push_back(fmt::format(
-          "{} starts at offset {}, inside the previous segment, which ends at {}",
-          seg->log_path(), seg->base_offset(), list.back()->next_offset()));
-      break;
-    }
+    if (!FollowsOn(list, *seg)) break;
     list.push_back(std::move(seg));
     changed = true;
   }

@@ -195,6 +195,9 @@ class PartitionLog {
   // corrupt rather than not yet written.
   absl::StatusOr<std::shared_ptr<Segment>> OpenSegmentReadOnly(int64_t base, bool sealed,
                                                                bool* complete);
+  // Whether `seg` may follow the list's last segment; if it starts inside it, reports the
+  // problem (the log then ends before it).
+  bool FollowsOn(const SegmentList& list, const Segment& seg);
   absl::Status SetAside(int64_t base_offset, uint64_t valid_bytes);
   std::shared_ptr<const SegmentList> segments() const;
   void PublishSegments(SegmentList list) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
