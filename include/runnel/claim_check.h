@@ -31,8 +31,10 @@
 //    already exists rewrites it (refreshing its write time), so a blob about to be
 //    referenced again is never collected under the new record.
 // The grace period must exceed the longest time between storing a blob and its record
-// being appended to the log (Producer's linger.ms + max.block.ms, plus any wait of yours
-// between Store and Send). Every topic whose records reference this store must be listed
+// being appended to the log (Producer's max.block.ms + delivery.timeout.ms, which bounds
+// linger.ms and retries, plus any wait of yours between Store and Send). A record copied
+// elsewhere with its reference header (a retry tier, a dead-letter topic, a redrive)
+// references the blob too: list those topics to CollectGarbage as well. Every topic whose records reference this store must be listed
 // to CollectGarbage, or its blobs are taken for garbage.
 //
 // Blob files: "<dir>/<64 hex digits>" holds a 16-byte header (the 8 bytes "RNLBLOB1" and

@@ -84,7 +84,9 @@ std::chrono::milliseconds RetryPolicy::Cap(int32_t retry) const {
   // Grows until it passes max_delay; pow saturates to infinity, never wraps.
   const double grown = static_cast<double>(options_.initial_delay.count()) *
                        std::pow(options_.multiplier, std::max(retry, 0));
-  return std::chrono::milliseconds(static_cast<int64_t>(std::min(grown, max)));
+  // A century bounds it, so the cast, cap + 1 and now + delay cannot overflow.
+  constexpr double kCenturyMs = 100.0 * 365 * 24 * 3600 * 1000;
+  return std::chrono::milliseconds(static_cast<int64_t>(std::min({grown, max, kCenturyMs})));
 }
 
 std::chrono::milliseconds RetryPolicy::Backoff(int32_t retry) const {

@@ -232,6 +232,10 @@ class Subscription::Impl {
     std::lock_guard<std::mutex> lock(mu_);
     for (const ConsumerRecord& r : records) {
       PartitionState& ps = parts_[{std::string(r.topic), r.partition}];
+      // A Poll already under way when the partition failed may still return its records:
+      // they are never handled here (and stay uncommitted, for the next owner), so they
+      // must not count as in flight, or draining would wait for them for ever.
+      if (ps.failed) continue;
       ps.queue.push_back(std::make_unique<OwnedRecord>(r));
       ++in_flight_;
       MakeReadyLocked(ps);
