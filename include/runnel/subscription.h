@@ -40,7 +40,9 @@
 // if not, the subscription stops — it stops fetching, finishes the other partitions'
 // records in flight, commits what succeeded (not the failed record, so it comes again to
 // the next member or run) and leaves the group; status() and Close() return the handler's
-// error.
+// error. A handler that throws counts as a failed attempt, with an Internal status that
+// names the record and the exception's what() (exceptions never reach the pool threads'
+// tops, nor cross into runnel).
 //
 // Threads: the handler runs on the pool threads, never two at once for one partition;
 // it must be thread-safe across partitions. The ConsumerRecord it gets (and every view in

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -358,6 +359,22 @@ class Subscription::Impl {
     work_cv_.notify_one();
   }
 
+  // The handler is the application's code: an exception from it must not end the pool
+  // thread (std::terminate), so it counts as a failed attempt like an error status.
+  absl::Status CallHandler(const ConsumerRecord& record) {
+    try {
+      return handler_(record);
+    } catch (const std::exception& e) {
+      return absl::InternalError(fmt::format("subscription handler threw for {}-{} offset {}: {}",
+                                             record.topic, record.partition, record.offset,
+                                             e.what()));
+    } catch (...) {
+      return absl::InternalError(
+          fmt::format("subscription handler threw a non-std::exception for {}-{} offset {}",
+                      record.topic, record.partition, record.offset));
+    }
+  }
+
   void WorkerLoop() {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
@@ -369,7 +386,7 @@ class Subscription::Impl {
       ps->running = true;
       const ConsumerRecord& record = ps->queue.front()->view;
       lock.unlock();
-      absl::Status status = handler_(record);
+      absl::Status status = CallHandler(record);
       lock.lock();
       if (status.ok()) {
         ++stats_.handled;
@@ -384,7 +401,11 @@ class Subscription::Impl {
           ++stats_.given_up;
           if (options_.on_failure) {
             lock.unlock();
-            options_.on_failure(record, status);
+            try {
+              options_.on_failure(record, status);
+            } catch (...) {
+              // Given up either way; an exception must not end the pool thread.
+            }
             lock.lock();
           }
           FinishHeadLocked(*ps);

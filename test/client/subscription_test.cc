@@ -21,6 +21,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -403,6 +404,41 @@ TEST_CASE("Subscription at-least-once: out of attempts without on_failure, it st
   std::vector<int64_t> order;
   for (const Handled& h : again.all()) order.push_back(h.offset);
   CHECK(order == std::vector<int64_t>{3, 4, 5});
+}
+
+TEST_CASE("Subscription: a handler that throws counts as a failed attempt, and so does "
+          "an on_failure that throws",
+          "[subscription]") {
+  Fixture f(1);
+  f.Produce(5);
+  Log log;
+  std::atomic<int> skipped{0};
+  SubscriptionOptions o = f.Options();
+  o.max_attempts = 2;
+  o.on_failure = [&](const ConsumerRecord&, const absl::Status& s) {
+    const std::string m(s.message());
+    if (m.find("threw") != std::string::npos && m.find("boom") != std::string::npos) {
+      ++skipped;
+    }
+    throw std::runtime_error("on_failure too");
+  };
+  auto sub = Subscription::Start(*f.broker, {"t"}, [&](const ConsumerRecord& r) -> absl::Status {
+    log.Add(r);
+    if (r.offset == 1) throw std::runtime_error("boom");
+    if (r.offset == 3) throw 42;
+    return absl::OkStatus();
+  }, o);
+  REQUIRE_OK(sub);
+  REQUIRE(WaitFor([&] { return log.size() >= 7; }));
+  CHECK_OK((*sub)->Close());
+  CHECK(log.Counts()[{0, 1}] == 2);
+  CHECK(log.Counts()[{0, 3}] == 2);
+  CHECK(skipped.load() == 1);  // offset 3's exception is not a std::exception: no what()
+  const SubscriptionStats stats = (*sub)->stats();
+  CHECK(stats.failed_attempts == 4);
+  CHECK(stats.given_up == 2);
+  CHECK(stats.handled == 3);
+  CHECK(f.Committed()[0] == 5);
 }
 
 TEST_CASE("Subscription: bad options", "[subscription]") {
