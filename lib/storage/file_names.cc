@@ -27,8 +27,10 @@ std::optional<int64_t> ParseOffsetFileName(std::string_view name, std::string_vi
   for (size_t i = 0; i < kDigits; ++i) {
     const char c = name[i];
     if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + static_cast<uint64_t>(c - '0');
-    if (value > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+    const auto digit = static_cast<uint64_t>(c - '0');
+    // Checked before it is computed: 20 digits can overflow 64 bits and wrap back below.
+    if (value > (static_cast<uint64_t>(INT64_MAX) - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
   }
   return static_cast<int64_t>(value);
 }

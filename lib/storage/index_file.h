@@ -76,6 +76,13 @@ class IndexFile {
   std::atomic<size_t> entries_{0};
 };
 
+// base + relative, an index entry's offset; INT64_MAX if that overflows, which only a
+// damaged entry of a segment named after an offset near INT64_MAX gives, and which the
+// indexes' Check rejects as past the log.
+inline int64_t AddRelativeOffset(int64_t base, uint32_t relative) {
+  return base > INT64_MAX - static_cast<int64_t>(relative) ? INT64_MAX : base + relative;
+}
+
 }  // namespace runnel::storage
 
 #endif  // RUNNEL_STORAGE_INDEX_FILE_H_

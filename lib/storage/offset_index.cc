@@ -8,7 +8,7 @@ namespace runnel::storage {
 
 OffsetPosition OffsetIndex::Entry(size_t i) const {
   const uint8_t* e = file_->entry(i);
-  return {base_offset_ + format::LoadBig32(e), format::LoadBig32(e + 4)};
+  return {AddRelativeOffset(base_offset_, format::LoadBig32(e)), format::LoadBig32(e + 4)};
 }
 
 OffsetPosition OffsetIndex::Last() const {

@@ -245,6 +245,19 @@ absl::Status PartitionLog::Recover() {
     const int64_t next_base = i + 1 < bases.size() ? bases[i + 1] : INT64_MAX;
     RUNNEL_ASSIGN_OR_RETURN(std::unique_ptr<Segment> seg,
                             Segment::Open(env_, dir_, bases[i], config_));
+    // Segments must follow each other without overlap or gap: a gap is what is left when
+    // a crash (or a recovery cut short) took the end of a segment but not the segments
+    // after it, and a log with a hole is no valid prefix. Both are set aside from here.
+    if (!list.empty() && list.back()->next_offset() != seg->base_offset()) {
+      report_.problems.push_back(fmt::format(
+          "{} starts at offset {}, {} the previous segment, which ends at {}", seg->log_path(),
+          seg->base_offset(),
+          list.back()->next_offset() > seg->base_offset() ? "inside" : "after a gap behind",
+          list.back()->next_offset()));
+      seg.reset();
+      for (size_t j = i; j < bases.size(); ++j) RUNNEL_RETURN_IF_ERROR(SetAside(bases[j], 0));
+      break;
+    }
     const bool trusted = cp.clean_shutdown || next_base <= cp.recovery_point;
     absl::Status loaded = trusted ? seg->LoadFromIndexes()
                                   : absl::DataLossError("past the recovery checkpoint");
@@ -286,14 +299,6 @@ absl::Status PartitionLog::Recover() {
         }
       }
     }
-    if (!list.empty() && list.back()->next_offset() > seg->base_offset()) {
-      report_.problems.push_back(fmt::format(
-          "{} starts at offset {}, inside the previous segment, which ends at {}",
-          seg->log_path(), seg->base_offset(), list.back()->next_offset()));
-      seg.reset();
-      for (size_t j = i; j < bases.size(); ++j) RUNNEL_RETURN_IF_ERROR(SetAside(bases[j], 0));
-      break;
-    }
     list.push_back(std::move(seg));
   }
   if (list.empty()) {
@@ -312,6 +317,15 @@ absl::Status PartitionLog::Recover() {
     RUNNEL_RETURN_IF_ERROR(env_->SyncDir(dir_));
   }
   const int64_t end = list.back()->next_offset();
+  // A clean shutdown recorded the log's end: a log that now ends before it lost records
+  // that no crash took back (say, a segment cut short at a batch boundary, which no scan
+  // would notice).
+  if (cp.clean_shutdown && end < cp.recovery_point) {
+    report_.problems.push_back(fmt::format(
+        "partition {} ends at offset {}, but it ended at {} when it was closed: the end of "
+        "the log is missing",
+        dir_, end, cp.recovery_point));
+  }
   log_end_.store(end);
   visible_.store(end);
   flushed_.store(end);
@@ -366,11 +380,18 @@ absl::Status PartitionLog::CheckWritable() const {
   return failure_;
 }
 
-// Records the first failure; the partition takes no more appends or flushes.
+// Records the first failure; the partition takes no more appends or flushes. A cause
+// that runnel::IsRetriable would call retriable (ENOSPC from an fsync) becomes Internal:
+// no retry can succeed on a read-only partition (runnel/status.h).
 absl::Status PartitionLog::Fail(absl::Status cause, std::string_view what) {
   std::lock_guard<std::mutex> lock(state_mu_);
   if (failure_.ok()) {
-    failure_ = absl::Status(cause.code(),
+    const absl::StatusCode code = cause.code();
+    const bool retriable = code == absl::StatusCode::kResourceExhausted ||
+                           code == absl::StatusCode::kUnavailable ||
+                           code == absl::StatusCode::kDeadlineExceeded ||
+                           code == absl::StatusCode::kAborted;
+    failure_ = absl::Status(retriable ? absl::StatusCode::kInternal : code,
                             fmt::format("partition {} is read-only after {} failed: {}", name_,
                                         what, cause.message()));
   }
@@ -462,6 +483,10 @@ absl::Status PartitionLog::CheckBatchForAppend(std::span<uint8_t> batch, bool ve
     return absl::InvalidArgumentError(
         fmt::format("record batch for partition {} holds no records", name_));
   }
+  if (header->last_offset_delta < 0) {
+    return absl::InvalidArgumentError(fmt::format(
+        "record batch for partition {} has lastOffsetDelta {}", name_, header->last_offset_delta));
+  }
   return absl::OkStatus();
 }
 
@@ -474,9 +499,18 @@ PartitionLog::AppendResult PartitionLog::AppendBatches(
     std::lock_guard<std::mutex> lock(append_mu_);
     if (result.status = CheckWritable(); !result.status.ok()) return result;
     std::vector<format::BatchHeader> headers(batches.size());
+    int64_t records = 0;
     for (size_t i = 0; i < batches.size(); ++i) {
       result.status = CheckBatchForAppend(batches[i], options.verify, &headers[i]);
       if (!result.status.ok()) return result;
+      records += int64_t{headers[i].last_offset_delta} + 1;
+    }
+    // Offsets are int64 (Kafka's): a log whose files name an offset near the top ends there.
+    if (log_end_offset() > INT64_MAX - records) {
+      result.status = absl::OutOfRangeError(
+          fmt::format("partition {} at offset {} cannot take {} more records: offsets end at {}",
+                      name_, log_end_offset(), records, INT64_MAX));
+      return result;
     }
     const int64_t now = env_->NowMillis();
     std::vector<std::span<const uint8_t>> group;
@@ -584,18 +618,26 @@ absl::Status PartitionLog::FlushLocked() {
       if (absl::Status st = seg->Flush(); !st.ok()) return Fail(st, "an fsync");
     }
   }
-  messages_since_flush_.fetch_sub(pending_messages);
-  last_flush_ms_.store(env_->NowMillis());
-  flushed_.store(end, std::memory_order_release);
-  if (config_.sync == SyncPolicy::kAlways) PublishVisible(end);
   // The recovery point moves on disk only when a segment was sealed since it last did:
   // recovery always scans the active segment, so checkpointing within it buys nothing.
+  // Written before the records are published, so that a flush that fails publishes
+  // nothing. A full disk leaves the old checkpoint in place (it is replaced atomically)
+  // and the partition writable: the next flush writes it again.
   if (list->back()->base_offset() > checkpointed_recovery_point_) {
     if (absl::Status st = WriteCheckpoint(env_, dir_, PartitionCheckpoint{false, end}); !st.ok()) {
+      if (st.code() == absl::StatusCode::kResourceExhausted) {
+        return absl::ResourceExhaustedError(
+            fmt::format("no space to write the recovery checkpoint of partition {} in {}: {}",
+                        name_, dir_, st.message()));
+      }
       return Fail(st, "writing the recovery checkpoint");
     }
     checkpointed_recovery_point_ = end;
   }
+  messages_since_flush_.fetch_sub(pending_messages);
+  last_flush_ms_.store(env_->NowMillis());
+  flushed_.store(end, std::memory_order_release);
+  if (config_.sync == SyncPolicy::kAlways) PublishVisible(end);
   return absl::OkStatus();
 }
 
@@ -631,6 +673,15 @@ absl::StatusOr<ReadResult> PartitionLog::Read(int64_t offset, size_t max_bytes,
     }
     // Go on to the next segment only if this one has nothing more below `visible`.
     if (limited) break;
+    // A wholly visible segment read to its end reaches its own end offset, unless a batch
+    // claims offsets it does not hold (a damaged baseOffset: Kafka's CRC leaves it out).
+    // The records after it must not vanish behind the next segment or the visible end.
+    if (result.next_offset < (*it)->next_offset() && (*it)->next_offset() <= visible) {
+      if (!result.slices.empty()) return result;  // what precedes the damage first
+      return absl::DataLossError(fmt::format(
+          "corrupt segment {}: no batch at or after offset {} below its end offset {}",
+          (*it)->log_path(), result.next_offset, (*it)->next_offset()));
+    }
   }
   // No batch holds an offset in [offset, visible): a gap (offsets that were never
   // written, or compacted away). Say where reading goes on, so a reader never stalls.
@@ -738,13 +789,19 @@ absl::StatusOr<RetentionResult> PartitionLog::DeletePrefixLocked(
     RUNNEL_RETURN_IF_ERROR(RollLocked(now));
     current = segments();
   }
+  // The segments kept must be durable directory entries before the older ones go: were a
+  // power cut to take back a rolled segment's entry after the segments before it were
+  // deleted, the log would have no segment left and would start again at offset 0.
+  if (absl::Status st = env_->SyncDir(dir_); !st.ok()) return Fail(st, "an fsync of the directory");
   SegmentList keep(current->begin() + static_cast<ptrdiff_t>(n), current->end());
   PublishSegments(std::move(keep));
   for (size_t i = 0; i < n; ++i) {
     const Segment& seg = *(*current)[i];
     ++result.segments_deleted;
     result.bytes_deleted += seg.size();
-    RUNNEL_RETURN_IF_ERROR(DeleteSegmentFiles(seg));
+    // The segment has left the list: files left behind would come back at the next open,
+    // behind the log's back (after later deletions, with a gap before them). Stop here.
+    if (absl::Status st = DeleteSegmentFiles(seg); !st.ok()) return Fail(st, "deleting a segment");
   }
   return result;
 }

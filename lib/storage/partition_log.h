@@ -16,7 +16,10 @@
 // Errors: after a failed write or fsync the partition is read-only: every later Append
 // and Flush fails with the first error (an fsync is never retried, so a failure is never
 // mistaken for success). A full disk is the exception: the partial write is cut off again
-// and the append fails with ResourceExhausted, leaving the partition writable.
+// and the append fails with ResourceExhausted, leaving the partition writable; so does a
+// flush that finds no space for the recovery checkpoint (what it synced stays unpublished
+// until a later flush succeeds). The first error of a read-only partition is Internal when
+// its cause was retriable (ENOSPC from an fsync): retrying cannot help.
 #ifndef RUNNEL_STORAGE_PARTITION_LOG_H_
 #define RUNNEL_STORAGE_PARTITION_LOG_H_
 

@@ -53,6 +53,18 @@ bool ValidBatchAfter(const uint8_t* data, uint64_t pos, uint64_t end, int64_t ne
   return false;
 }
 
+// Where a read for an offset starts: the index entry's position when the batch there is
+// the one the entry names, else the segment's start. The index is derived data, and Open
+// checks only its order: an entry damaged on disk must cost a scan, never skip records.
+uint64_t CheckedStart(const OffsetPosition& entry, const uint8_t* data, uint64_t bound) {
+  BatchPeek b;
+  if (entry.position == 0) return 0;
+  if (PeekBatch(data, entry.position, bound, &b) && b.last_offset == entry.offset) {
+    return entry.position;
+  }
+  return 0;
+}
+
 absl::Status CorruptAt(const std::string& path, uint64_t position, std::string_view what) {
   return absl::DataLossError(fmt::format("corrupt segment {} at byte {}: {}", path, position, what));
 }
@@ -261,7 +273,7 @@ absl::Status Segment::LoadFromIndexes() {
     since_entry += b.size;
     pos += b.size;
   }
-  RUNNEL_RETURN_IF_ERROR(time_index_->Check(std::max(next, base_offset_ + 1)));
+  RUNNEL_RETURN_IF_ERROR(time_index_->Check(std::max(next, base_offset_ < INT64_MAX ? base_offset_ + 1 : INT64_MAX)));
   // The last time index entry gives the segment's largest timestamp, which retention acts
   // on: it must be the max timestamp of the batch it names.
   if (time_index_->entries() > 0) {
@@ -489,9 +501,10 @@ absl::StatusOr<std::optional<LogSlice>> Segment::Read(int64_t offset, size_t max
                                                       bool* limited) const {
   *limited = false;
   // Index first, size second: an entry is published after the bytes it points at.
-  uint64_t pos = offset_index_->Lookup(offset).position;
+  const OffsetPosition entry = offset_index_->Lookup(offset);
   const uint64_t bound = size();
   const std::shared_ptr<const io::MappedRegion> map = region();
+  uint64_t pos = CheckedStart(entry, map->data(), bound);
   BatchPeek b;
   while (true) {
     if (pos >= bound) return std::nullopt;
@@ -520,10 +533,15 @@ absl::StatusOr<std::optional<LogSlice>> Segment::Read(int64_t offset, size_t max
 absl::StatusOr<std::optional<TimestampOffset>> Segment::FindOffsetByTimestamp(
     int64_t timestamp, int64_t visible_offset) const {
   if (max_timestamp() < timestamp) return std::nullopt;
-  const int64_t from_offset = time_index_->Lookup(timestamp);
-  uint64_t pos = offset_index_->Lookup(from_offset).position;
+  // Scan from the last entry strictly before `timestamp`: an entry (t, o) says only that
+  // no record up to o is newer than t, so with t == timestamp records before o may hold
+  // `timestamp` too, and the first of them is the answer.
+  const int64_t from_offset =
+      time_index_->Lookup(timestamp > INT64_MIN ? timestamp - 1 : timestamp);
+  const OffsetPosition entry = offset_index_->Lookup(from_offset);
   const uint64_t bound = size();
   const std::shared_ptr<const io::MappedRegion> map = region();
+  uint64_t pos = CheckedStart(entry, map->data(), bound);
   while (pos < bound) {
     BatchPeek b;
     if (!PeekBatch(map->data(), pos, bound, &b)) return CorruptAt(log_path_, pos, "broken batch header");

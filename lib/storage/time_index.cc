@@ -8,7 +8,8 @@ namespace runnel::storage {
 
 TimestampOffset TimeIndex::Entry(size_t i) const {
   const uint8_t* e = file_->entry(i);
-  return {static_cast<int64_t>(format::LoadBig64(e)), base_offset_ + format::LoadBig32(e + 8)};
+  return {static_cast<int64_t>(format::LoadBig64(e)),
+          AddRelativeOffset(base_offset_, format::LoadBig32(e + 8))};
 }
 
 TimestampOffset TimeIndex::Last() const {

@@ -2,12 +2,14 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 
 #include "format/record_batch_builder.h"
 #include "storage/file_names.h"
 #include "support/log_testing.h"
 #include "support/status_matchers.h"
 #include "support/temp_dir.h"
+#include "util/formatters.h"
 
 namespace runnel::storage {
 namespace {
@@ -218,6 +220,35 @@ TEST_CASE("a batch larger than max.message.bytes is refused by name", "[partitio
   CHECK(log->log_end_offset() == 0);
 }
 
+TEST_CASE("a log near the top of the offset range refuses records past INT64_MAX",
+          "[partition_log]") {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("orders-0");
+  std::filesystem::create_directories(dir);
+  constexpr int64_t kBase = INT64_MAX - 7;
+  std::ofstream(dir + "/" + fmt::format("{:020d}", kBase) + ".log").flush();
+  auto log = OpenLog(io::PosixEnv(), dir);
+  REQUIRE(log->log_end_offset() == kBase);
+
+  auto ten = MakeRecords(10);
+  std::vector<uint8_t> too_many = MakeBatch(ten);
+  const absl::Status st = log->Append(too_many).status();
+  CHECK(st.code() == absl::StatusCode::kOutOfRange);
+  CHECK_THAT(std::string(st.message()),
+             Catch::Contains("orders-0") && Catch::Contains("cannot take 10 more records"));
+  CHECK(log->log_end_offset() == kBase);
+
+  auto seven = MakeRecords(7);
+  REQUIRE_OK(AppendRecords(*log, seven));
+  CHECK(log->log_end_offset() == INT64_MAX);
+  auto one = MakeRecords(1);
+  std::vector<uint8_t> last = MakeBatch(one);
+  CHECK(log->Append(last).status().code() == absl::StatusCode::kOutOfRange);
+  auto back = ReadAll(*log, kBase);
+  REQUIRE_OK(back);
+  CHECK(back->size() == 7);
+}
+
 TEST_CASE("a malformed batch is refused and nothing is written", "[partition_log]") {
   TempDir tmp;
   auto log = OpenLog(io::PosixEnv(), tmp.path());
@@ -374,6 +405,33 @@ TEST_CASE("offset for timestamp finds the first record at or after it", "[partit
   auto beyond = log->OffsetForTimestamp(691);
   REQUIRE_OK(beyond);
   CHECK(!beyond->has_value());
+}
+
+TEST_CASE("offset for timestamp finds the first of several records sharing it",
+          "[partition_log]") {
+  // Found by the soak torture: the time index names the last offset of a batch holding the
+  // segment's newest timestamp, and a lookup of exactly that timestamp used to start the
+  // scan there, skipping the batches before it that hold the same timestamp.
+  TempDir tmp;
+  LogConfig config;
+  config.index_interval_bytes = 1;  // an index entry after every batch
+  auto log = OpenLog(io::PosixEnv(), tmp.path(), config);
+  std::vector<TestRecord> all;
+  for (int b = 0; b < 4; ++b) {
+    std::vector<TestRecord> records = MakeRecords(2, b * 2, 20, b < 1 ? 100 : 200);
+    for (auto& r : records) r.timestamp = b < 1 ? 100 : 200;
+    REQUIRE_OK(AppendRecords(*log, records));
+    all.insert(all.end(), records.begin(), records.end());
+  }
+  auto found = log->OffsetForTimestamp(200);
+  REQUIRE_OK(found);
+  REQUIRE(found->has_value());
+  CHECK((*found)->offset == 2);
+  CHECK((*found)->timestamp == 200);
+  found = log->OffsetForTimestamp(100);
+  REQUIRE_OK(found);
+  REQUIRE(found->has_value());
+  CHECK((*found)->offset == 0);
 }
 
 TEST_CASE("LogAppendTime stamps batches with the append time", "[partition_log]") {

@@ -317,6 +317,35 @@ TEST_CASE("CorruptCheckpoint: a garbled checkpoint means a full scan", "[recover
   CHECK(static_cast<size_t>(log->recovery_report().segments_scanned) + 1 >= log->segment_count());
 }
 
+TEST_CASE("SegmentGap: segments after a missing one are set aside, never read past a hole",
+          "[recovery]") {
+  // What a recovery cut short leaves: it set aside a damaged segment, then power failed
+  // before the later segments' renames were durable, so they came back.
+  TempDir tmp;
+  LogConfig config;
+  config.segment_bytes = 600;
+  const Written w = WriteLog(tmp.path(), config, 30, /*crash=*/true);
+  std::vector<std::string> logs;
+  for (const auto& e : fs::directory_iterator(tmp.path())) {
+    if (e.path().extension() == ".log") logs.push_back(e.path().filename().string());
+  }
+  std::sort(logs.begin(), logs.end());
+  REQUIRE(logs.size() >= 4);
+  const int64_t hole = *ParseOffsetFileName(logs[1], ".log");
+  fs::rename(tmp.Sub(logs[1]), tmp.Sub(logs[1] + ".corrupt"));
+  fs::remove(tmp.Sub(std::string(kCheckpointFileName)));
+  std::vector<TestRecord> expected;
+  for (const auto& r : w.records) {
+    if (r.offset < hole) expected.push_back(r);
+  }
+  auto log = ReopenAndCheck(tmp.path(), config, expected);
+  const RecoveryReport& report = log->recovery_report();
+  REQUIRE(report.problems.size() == 1);
+  CHECK_THAT(report.problems[0], Catch::Contains(logs[2]) && Catch::Contains("gap"));
+  CHECK(report.set_aside.size() == logs.size() - 2);
+  CHECK(fs::exists(tmp.Sub(logs[2] + ".corrupt")));
+}
+
 TEST_CASE("LeftoverFiles: interrupted deletes and temp files are cleaned up", "[recovery]") {
   TempDir tmp;
   LogConfig config;
