@@ -14,9 +14,9 @@ namespace {
 
 constexpr std::string_view kServiceName = "share-coordinator";
 
-// The key of a share partition's state record: group, topic (each u16 length first) and
-// partition, big-endian.
-std::string EncodeKey(std::string_view group, const TopicPartition& tp) {
+}  // namespace
+
+std::string EncodeShareStateKey(std::string_view group, const TopicPartition& tp) {
   std::string key(2 + group.size() + 2 + tp.topic.size() + 4, '\0');
   auto* p = reinterpret_cast<uint8_t*>(key.data());
   format::StoreBig16(p, static_cast<uint16_t>(group.size()));
@@ -29,7 +29,7 @@ std::string EncodeKey(std::string_view group, const TopicPartition& tp) {
   return key;
 }
 
-absl::StatusOr<std::pair<std::string, TopicPartition>> DecodeKey(std::string_view key) {
+absl::StatusOr<std::pair<std::string, TopicPartition>> DecodeShareStateKey(std::string_view key) {
   const auto* p = reinterpret_cast<const uint8_t*>(key.data());
   auto damaged = [&] {
     return absl::DataLossError(fmt::format("a share state key of {} bytes is damaged", key.size()));
@@ -45,8 +45,6 @@ absl::StatusOr<std::pair<std::string, TopicPartition>> DecodeKey(std::string_vie
   out.second.partition = static_cast<int32_t>(format::LoadBig32(p + 4 + glen + tlen));
   return out;
 }
-
-}  // namespace
 
 absl::StatusOr<std::shared_ptr<ShareCoordinator>> ShareCoordinator::ForBroker(
     internal::BrokerCore& core) {
@@ -64,7 +62,7 @@ absl::StatusOr<std::shared_ptr<ShareCoordinator>> ShareCoordinator::ForBroker(
 }
 
 absl::Status ShareCoordinator::Apply(std::string_view key, std::optional<std::string_view> value) {
-  RUNNEL_ASSIGN_OR_RETURN(auto decoded, DecodeKey(key));
+  RUNNEL_ASSIGN_OR_RETURN(auto decoded, DecodeShareStateKey(key));
   auto& [group, tp] = decoded;
   if (!value) {
     auto g = groups_.find(group);
@@ -123,7 +121,7 @@ absl::Status ShareCoordinator::Store(std::string_view group,
   for (const TopicPartition& tp : changed) {
     auto sp = g->second.partitions.find(tp);
     if (sp != g->second.partitions.end()) {
-      records.emplace_back(EncodeKey(group, tp), sp->second.Encode());
+      records.emplace_back(EncodeShareStateKey(group, tp), sp->second.Encode());
     }
   }
   RUNNEL_RETURN_IF_ERROR(topic_.Append(records));
@@ -141,7 +139,7 @@ absl::Status ShareCoordinator::Store(std::string_view group,
                       KeyedRecords live;
                       for (const auto& [name, grp] : groups_) {
                         for (const auto& [tp, sp] : grp.partitions) {
-                          live.emplace_back(EncodeKey(name, tp), sp.Encode());
+                          live.emplace_back(EncodeShareStateKey(name, tp), sp.Encode());
                         }
                       }
                       return live;

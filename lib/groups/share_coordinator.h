@@ -25,6 +25,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -35,6 +36,11 @@
 #include "runnel/types.h"
 
 namespace runnel::groups {
+
+// The key of a share partition's state record in __share_group_state: group, topic (each
+// u16 length first) and partition, big-endian. DataLoss for a key that is not exactly one.
+std::string EncodeShareStateKey(std::string_view group, const TopicPartition& tp);
+absl::StatusOr<std::pair<std::string, TopicPartition>> DecodeShareStateKey(std::string_view key);
 
 class ShareCoordinator : public internal::BrokerService {
  public:

@@ -103,7 +103,8 @@ std::vector<AcquiredRecord> SharePartition::Acquire(uint64_t member, int64_t now
   // until start_ passes them.
   size_t not_done = NotDone();
   while (static_cast<int32_t>(out.size()) < max_records && end_ < log_end) {
-    if (not_done >= static_cast<size_t>(limits.max_in_flight)) {
+    if (not_done >= static_cast<size_t>(limits.max_in_flight) ||
+        end_ - start_ >= kMaxShareStateRecords) {
       if (blocked) *blocked = true;
       break;
     }
@@ -205,7 +206,8 @@ absl::StatusOr<SharePartition> SharePartition::Decode(std::string_view bytes) {
   SharePartition sp(static_cast<int64_t>(format::LoadBig64(p + 1)));
   sp.end_ = static_cast<int64_t>(format::LoadBig64(p + 9));
   const uint32_t runs = format::LoadBig32(p + 17);
-  if (sp.start_ < 0 || sp.end_ < sp.start_ || bytes.size() != kHeaderBytes + runs * kRunBytes) {
+  if (sp.start_ < 0 || sp.end_ < sp.start_ || sp.end_ - sp.start_ > kMaxShareStateRecords ||
+      bytes.size() != kHeaderBytes + runs * kRunBytes) {
     return absl::DataLossError(fmt::format(
         "share partition state is damaged: start {}, end {}, {} runs in {} bytes", sp.start_,
         sp.end_, runs, bytes.size()));

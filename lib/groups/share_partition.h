@@ -60,6 +60,11 @@ struct AcquiredRecord {
   DeadLetter dead_letter = DeadLetter::kNo;  // not kNo: write it to the dead-letter topic
 };
 
+// The most offsets a share partition's state spans, done ones included: Acquire hands out
+// no new record beyond it, and Decode rejects a state that claims more, since decoding
+// holds one entry per offset and a damaged length must not exhaust memory.
+inline constexpr int64_t kMaxShareStateRecords = int64_t{1} << 20;
+
 struct SharePartitionLimits {
   int64_t lock_duration_ms = 30000;  // share.record.lock.duration.ms
   int32_t delivery_count_limit = 5;  // share.delivery.count.limit
@@ -78,7 +83,8 @@ class SharePartition {
   // Hands `member` up to `max_records` records: available ones (oldest first), then new
   // ones below `log_end`. Releases expired locks first. Records below `log_start` are
   // gone (retention) and count as done. Sets *blocked when new records wait below
-  // `log_end` but max_in_flight records are already out or waiting for redelivery.
+  // `log_end` but max_in_flight records are already out or waiting for redelivery, or the
+  // state already spans kMaxShareStateRecords offsets.
   std::vector<AcquiredRecord> Acquire(uint64_t member, int64_t now, int32_t max_records,
                                       int64_t log_start, int64_t log_end,
                                       const SharePartitionLimits& limits,

@@ -113,6 +113,25 @@ TEST_CASE("SharePartition bounds the records in flight, and skips what retention
   CHECK(sp.start_offset() == 50);
 }
 
+TEST_CASE("SharePartition's state spans at most kMaxShareStateRecords offsets") {
+  SharePartition sp(0);
+  const auto limits = Limits(1000, 3, /*max=*/1 << 30);  // the in-flight bound is no help
+  bool blocked = false;
+  const auto got = sp.Acquire(1, 0, std::numeric_limits<int32_t>::max(), 0,
+                              2 * kMaxShareStateRecords, limits, &blocked);
+  CHECK(static_cast<int64_t>(got.size()) == kMaxShareStateRecords);
+  CHECK(blocked);
+  CHECK(sp.end_offset() - sp.start_offset() == kMaxShareStateRecords);
+  std::string bytes = sp.Encode();
+  REQUIRE_OK(SharePartition::Decode(bytes).status());
+  // One run of every record; claiming one offset more, end and run length agree, but the
+  // state is damaged: decoding would hold an entry per offset, however many it claims.
+  REQUIRE(bytes.size() == 21 + 18);
+  bytes[16] = static_cast<char>(bytes[16] + 1);  // the end offset's low byte
+  bytes[32] = static_cast<char>(bytes[32] + 1);  // the run length's low byte
+  CHECK_STATUS_IS(SharePartition::Decode(bytes).status(), absl::StatusCode::kDataLoss);
+}
+
 TEST_CASE("SharePartition's stored form keeps states and counts, not locks") {
   SharePartition sp(5);
   const auto limits = Limits();
