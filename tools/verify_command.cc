@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "broker/topic_metadata.h"
+#include "storage/checkpoint.h"
 #include "storage/file_names.h"
 #include "tools/commands.h"
 #include "tools/segment_checker.h"
@@ -42,8 +43,11 @@ bool IsPartitionDirName(const std::string& name) {
 // Reads the segment's indexes first, then its log: a live writer publishes log bytes
 // before the index entries that point at them, so every entry read points at bytes the
 // log snapshot holds.
-void VerifySegment(const std::string& dir, int64_t base, bool last, Findings& findings,
-                   Totals& totals) {
+// `last`: the partition's last segment, whose torn tail is a note. `closed_end`: the log
+// end a clean shutdown recorded in the partition's checkpoint, if it did; then nothing
+// may be torn, and the last segment must end there.
+void VerifySegment(const std::string& dir, int64_t base, bool last,
+                   std::optional<int64_t> closed_end, Findings& findings, Totals& totals) {
   const std::string index_path = storage::IndexFileName(dir, base);
   const std::string time_path = storage::TimeIndexFileName(dir, base);
   absl::StatusOr<IndexContents<OffsetIndexEntry>> index = ReadOffsetIndex(index_path, base);
@@ -59,8 +63,18 @@ void VerifySegment(const std::string& dir, int64_t base, bool last, Findings& fi
     return;
   }
   ++totals.segments;
-  const SegmentScan scan = WalkLog(**log, last, findings);
+  const SegmentScan scan = WalkLog(**log, last && !closed_end, findings);
   totals.batches += static_cast<int64_t>(scan.batches.size());
+  if (last && closed_end) {
+    const int64_t end = scan.batches.empty() ? base : scan.batches.back().header.next_offset();
+    if (end < *closed_end) {
+      findings.Problem(log_path, (*log)->bytes().size(),
+                       fmt::format("the log ends at offset {}, but it ended at {} when it was "
+                                   "closed cleanly (runnel-partition.checkpoint): its end is "
+                                   "missing",
+                                   end, *closed_end));
+    }
+  }
   auto unreadable = [&](const std::string& path, const absl::Status& s) {
     if (absl::IsNotFound(s)) {
       findings.Note(path, std::nullopt, "missing (derived data: the owner rebuilds it on open)");
@@ -103,8 +117,14 @@ void VerifyPartition(const std::string& dir, Findings& findings, Totals& totals)
                                 storage::OffsetFileStem(base)));
     }
   }
+  // A partition closed cleanly has no torn tail: a live owner or a crash leaves the
+  // checkpoint saying unclean. A damaged checkpoint is not checked here: recovery only
+  // scans more when it is.
+  std::optional<int64_t> closed_end;
+  absl::StatusOr<storage::PartitionCheckpoint> cp = storage::ReadCheckpoint(io::PosixEnv(), dir);
+  if (cp.ok() && cp->clean_shutdown) closed_end = cp->recovery_point;
   for (auto it = logs.begin(); it != logs.end(); ++it) {
-    VerifySegment(dir, *it, std::next(it) == logs.end(), findings, totals);
+    VerifySegment(dir, *it, std::next(it) == logs.end(), closed_end, findings, totals);
   }
 }
 
@@ -189,8 +209,10 @@ void AddVerifyCommand(CLI::App& app, const GlobalOptions& global, int* exit_code
       "WHY\"; a summary line ends the output. Exit 1 if there was any problem, else 0.\n\n"
       "A torn (incomplete) batch at the very end of a partition's last segment is what a live\n"
       "writer or a crash leaves: it is reported as a note, not a problem, and does not fail\n"
-      "the run. verify only reads: it takes no lock and writes nothing, so it can run while\n"
-      "another process owns the directory.\n\n"
+      "the run; unless the partition's checkpoint says it was closed cleanly: then a torn\n"
+      "tail, or a log that ends before the offset recorded at close, is a problem. verify only\n"
+      "reads: it takes no lock and writes nothing, so it can run while another process owns\n"
+      "the directory.\n\n"
       "Example:\n"
       "  runnel --dir /var/lib/myapp/log verify");
   cmd->callback([&global, exit_code] {

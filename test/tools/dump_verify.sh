@@ -97,10 +97,20 @@ grep -q "^problem: $D/orders-0/00000000000000000000.timeindex at byte 0: .*no ba
   || fail "verify misses the time index entry: $(cat "$OUT")"
 expect_exit 1 "$RUNNEL" dump "$D/orders-0/00000000000000000000.timeindex" > /dev/null
 
+# --- a torn last batch in a cleanly closed partition: damage, exit 1 ---
+D=$(fresh torn-clean)
+last=$(ls "$D/orders-1/"*.log | sort | tail -1)
+truncate -s -10 "$last"
+expect_exit 1 "$RUNNEL" --dir "$D" verify > "$OUT"
+grep -q "^problem: $last at byte [0-9]*: damaged batch" "$OUT" \
+  || fail "a torn tail after a clean close is no problem: $(cat "$OUT")"
+
 # --- a torn last batch in the last segment: a note, exit 0 ---
+# As a crash leaves it: the checkpoint does not say the partition was closed cleanly.
 D=$(fresh torn)
 last=$(ls "$D/orders-1/"*.log | sort | tail -1)
 truncate -s -10 "$last"
+rm "$D/orders-1/runnel-partition.checkpoint"
 "$RUNNEL" --dir "$D" verify > "$OUT" || fail "a torn tail fails verify: $(cat "$OUT")"
 grep -q "^note: $last at byte [0-9]*: torn tail" "$OUT" || fail "no torn-tail note: $(cat "$OUT")"
 grep -q ' 0 problems, ' "$OUT" || fail "torn tail summary: $(tail -1 "$OUT")"
