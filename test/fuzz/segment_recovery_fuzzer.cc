@@ -6,16 +6,13 @@
 //   rest         the bytes of the first .log, then of the second .log / the indexes
 // PartitionLog::Open must not crash, and whatever it opens must read back only batches
 // that pass their CRC, at contiguous offsets, and take a new append after them.
-#include <unistd.h>
-
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "format/record_batch.h"
 #include "format/record_batch_builder.h"
+#include "fuzz_scratch.h"
 #include "io/env.h"
 #include "storage/checkpoint.h"
 #include "storage/file_names.h"
@@ -26,23 +23,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace runnel;  // NOLINT: a fuzz target
 
-void WriteFile(const std::string& path, const uint8_t* data, size_t size) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-}
-
-std::string ScratchDir() {
-  const char* shm = "/dev/shm";
-  const std::string base = fs::is_directory(shm) ? shm : fs::temp_directory_path().string();
-  return base + "/runnel-recovery-fuzz-" + std::to_string(getpid());
-}
-
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "segment_recovery_fuzzer: %s\n", what);
-    std::abort();
-  }
-}
+using fuzz::Require;
+using fuzz::WriteBytes;
 
 }  // namespace
 
@@ -54,23 +36,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size -= 3;
   const size_t split = size == 0 ? 0 : split_seed % (size + 1);
 
-  const std::string dir = ScratchDir();
+  static const std::string root = fuzz::FreshScratchDir("recovery");
+  const std::string dir = root + "/partition-0";
   fs::remove_all(dir);
   fs::create_directories(dir);
-  WriteFile(storage::LogFileName(dir, 0), data, split);
+  WriteBytes(storage::LogFileName(dir, 0), data, split);
   const uint8_t* rest = data + split;
   const size_t rest_size = size - split;
   if (flags & 2) {
     // A second segment named after an offset the first may or may not reach.
-    WriteFile(storage::LogFileName(dir, 1 + (split_seed & 0xff)), rest, rest_size);
+    WriteBytes(storage::LogFileName(dir, 1 + (split_seed & 0xff)), rest, rest_size);
   } else {
     const size_t half = rest_size / 2;
-    if (flags & 4) WriteFile(storage::IndexFileName(dir, 0), rest, half);
-    if (flags & 8) WriteFile(storage::TimeIndexFileName(dir, 0), rest + half, rest_size - half);
+    if (flags & 4) WriteBytes(storage::IndexFileName(dir, 0), rest, half);
+    if (flags & 8) WriteBytes(storage::TimeIndexFileName(dir, 0), rest + half, rest_size - half);
   }
   io::Env* env = io::PosixEnv();
   if (flags & 1) {
-    Check(storage::WriteCheckpoint(env, dir, {true, 0}).ok(), "cannot write a checkpoint");
+    Require(storage::WriteCheckpoint(env, dir, {true, 0}).ok(), "cannot write a checkpoint");
   }
 
   storage::LogConfig config;
@@ -88,7 +71,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           // Only a trusted (clean-shutdown) segment may hold a bad batch; the reader's CRC
           // check is what catches it, so stop there.
           if (r.check != format::BatchCheck::kValid) {
-            Check(flags & 1, "recovery kept an invalid batch");
+            Require(flags & 1, "recovery kept an invalid batch");
             goto done;
           }
           format::RecordIterator it(bytes.first(r.header.size_in_bytes()), r.header);
@@ -98,7 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           bytes = bytes.subspan(r.header.size_in_bytes());
         }
       }
-      Check(read->next_offset > offset, "a read did not advance");
+      Require(read->next_offset > offset, "a read did not advance");
       offset = read->next_offset;
     }
   done:
@@ -106,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     builder.Add(1, "k", "v");
     std::vector<uint8_t> batch = builder.Build();
     auto appended = (*log)->Append(batch);
-    if (appended.ok()) Check(appended->base_offset == (*log)->log_end_offset() - 1, "bad offset");
+    if (appended.ok()) Require(appended->base_offset == (*log)->log_end_offset() - 1, "bad offset");
     log->reset();
   }
   fs::remove_all(dir);
