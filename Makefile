@@ -6,11 +6,14 @@
 #   make asan    build with AddressSanitizer+UBSan and run the tests
 #   make tsan    build with ThreadSanitizer and run the tests labelled for it
 #   make fuzz    build the libFuzzer targets with clang and fuzz each for FUZZ_SECONDS
+#   make torture build, then run the torture suite's long form (crashes, power cuts, full
+#                disks, corrupt files, soak) and print its table; ROUNDS=, SECONDS=, SEED=
+#                and TORTURES="name ..." override its defaults (test/torture/README.md)
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 
-.PHONY: deps build run test bench bench-compare asan tsan fuzz clean
+.PHONY: deps build run test bench bench-compare asan tsan fuzz torture clean
 
 deps:
 	@scripts/install-deps.sh
@@ -52,6 +55,10 @@ fuzz: deps
 	  -DRUNNEL_BUILD_BENCH=OFF -DRUNNEL_BUILD_EXAMPLES=OFF
 	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
 	scripts/run-fuzzers.sh build-fuzz $(FUZZ_SECONDS)
+
+torture: build
+	build/test/torture/runnel_torture --long $(if $(ROUNDS),--rounds $(ROUNDS)) \
+	  $(if $(SECONDS),--seconds $(SECONDS)) $(if $(SEED),--seed $(SEED)) $(TORTURES)
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

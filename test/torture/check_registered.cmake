@@ -1,0 +1,18 @@
+# Fails unless `runnel_torture --list` names exactly the tortures CMakeLists.txt registers.
+execute_process(COMMAND ${DRIVER} --list OUTPUT_VARIABLE listing RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "runnel_torture --list failed (${rc})")
+endif()
+string(REGEX MATCHALL "(^|\n)[^ \n]+" names "${listing}")
+set(found)
+foreach(n IN LISTS names)
+  string(STRIP "${n}" n)
+  list(APPEND found ${n})
+endforeach()
+list(SORT found)
+separate_arguments(expected UNIX_COMMAND "${EXPECTED}")
+list(SORT expected)
+if(NOT found STREQUAL expected)
+  message(FATAL_ERROR "runnel_torture registers [${found}] but test/torture/CMakeLists.txt "
+                      "lists [${expected}]: keep RUNNEL_TORTURES in step")
+endif()
