@@ -544,8 +544,8 @@ void Producer::Impl::Requeue(std::vector<std::unique_ptr<Batch>>& retry) {
 
 bool Producer::Impl::KeepForRetry(Batch& b, absl::Status& status, Clock::time_point now) const {
   ++b.attempts;
-  // A partition that turned read-only keeps the cause's code (a full disk met by an
-  // fsync is ResourceExhausted), yet no retry can succeed on it.
+  // No retry can succeed on a partition that turned read-only (its error is Internal; the
+  // health check also covers a failure that came after this status was made).
   if (!IsRetriable(status) || !b.partition->log().health().ok()) return false;
   const std::string name = fmt::format("{}-{}", b.topic->name, b.partition->id().partition);
   if (b.attempts > options_.retries) {

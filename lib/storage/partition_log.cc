@@ -621,18 +621,16 @@ absl::Status PartitionLog::FlushLocked() {
   // The recovery point moves on disk only when a segment was sealed since it last did:
   // recovery always scans the active segment, so checkpointing within it buys nothing.
   // Written before the records are published, so that a flush that fails publishes
-  // nothing. A full disk leaves the old checkpoint in place (it is replaced atomically)
-  // and the partition writable: the next flush writes it again.
+  // nothing. A full disk is the exception: the records are durable already and the old
+  // checkpoint (replaced atomically) only makes recovery scan more, so the flush succeeds
+  // and the next one writes the checkpoint again. Failing it would fail sends whose
+  // records are on disk, and a retry would store them twice.
   if (list->back()->base_offset() > checkpointed_recovery_point_) {
-    if (absl::Status st = WriteCheckpoint(env_, dir_, PartitionCheckpoint{false, end}); !st.ok()) {
-      if (st.code() == absl::StatusCode::kResourceExhausted) {
-        return absl::ResourceExhaustedError(
-            fmt::format("no space to write the recovery checkpoint of partition {} in {}: {}",
-                        name_, dir_, st.message()));
-      }
+    if (absl::Status st = WriteCheckpoint(env_, dir_, PartitionCheckpoint{false, end}); st.ok()) {
+      checkpointed_recovery_point_ = end;
+    } else if (st.code() != absl::StatusCode::kResourceExhausted) {
       return Fail(st, "writing the recovery checkpoint");
     }
-    checkpointed_recovery_point_ = end;
   }
   messages_since_flush_.fetch_sub(pending_messages);
   last_flush_ms_.store(env_->NowMillis());
@@ -802,6 +800,12 @@ absl::StatusOr<RetentionResult> PartitionLog::DeletePrefixLocked(
     // The segment has left the list: files left behind would come back at the next open,
     // behind the log's back (after later deletions, with a gap before them). Stop here.
     if (absl::Status st = DeleteSegmentFiles(seg); !st.ok()) return Fail(st, "deleting a segment");
+  }
+  // And the deletions durable before anything else happens: on a filesystem that does not
+  // order directory updates, a power cut could bring back an older deleted segment but
+  // not a newer one, and the gap between them would make recovery set the live log aside.
+  if (n > 0) {
+    if (absl::Status st = env_->SyncDir(dir_); !st.ok()) return Fail(st, "an fsync of the directory");
   }
   return result;
 }

@@ -16,10 +16,11 @@
 // Errors: after a failed write or fsync the partition is read-only: every later Append
 // and Flush fails with the first error (an fsync is never retried, so a failure is never
 // mistaken for success). A full disk is the exception: the partial write is cut off again
-// and the append fails with ResourceExhausted, leaving the partition writable; so does a
-// flush that finds no space for the recovery checkpoint (what it synced stays unpublished
-// until a later flush succeeds). The first error of a read-only partition is Internal when
-// its cause was retriable (ENOSPC from an fsync): retrying cannot help.
+// and the append fails with ResourceExhausted, leaving the partition writable. A flush
+// that finds no space for the recovery checkpoint succeeds (its records are durable; the
+// old checkpoint only makes recovery scan more) and the next flush writes it again. The
+// first error of a read-only partition is Internal when its cause was retriable (ENOSPC
+// from an fsync): retrying cannot help.
 #ifndef RUNNEL_STORAGE_PARTITION_LOG_H_
 #define RUNNEL_STORAGE_PARTITION_LOG_H_
 
@@ -146,7 +147,10 @@ class PartitionLog {
   absl::Status FlushIfDue();
   // Whole batches from the one holding `offset` on, up to `max_bytes` (the first batch
   // comes whole even if larger, when `min_one`). OutOfRange when `offset` is below the
-  // log start or above the visible offset; empty at the visible offset.
+  // log start or above the visible offset; empty at the visible offset. DataLoss naming
+  // the segment file and byte when the batches read do not follow each other (a damaged
+  // baseOffset, which the batch CRC does not cover) or a segment ends short of its end
+  // offset; the batches before the damage are returned first.
   absl::StatusOr<ReadResult> Read(int64_t offset, size_t max_bytes, bool min_one = true) const;
   // The first visible record whose timestamp is >= `timestamp` (Kafka's
   // offsetsForTimes), nullopt if there is none.

@@ -506,10 +506,16 @@ absl::StatusOr<std::optional<LogSlice>> Segment::Read(int64_t offset, size_t max
   const std::shared_ptr<const io::MappedRegion> map = region();
   uint64_t pos = CheckedStart(entry, map->data(), bound);
   BatchPeek b;
+  // Offsets only go up within a segment. baseOffset is outside the batch CRC (as in
+  // Kafka), so a damaged one is caught here, where it would otherwise hide its records
+  // from a reader that skips offsets below its position.
+  int64_t prev_next = INT64_MIN;
   while (true) {
     if (pos >= bound) return std::nullopt;
     if (!PeekBatch(map->data(), pos, bound, &b)) return CorruptAt(log_path_, pos, "broken batch header");
+    if (b.base_offset < prev_next) return CorruptAt(log_path_, pos, "offsets go backwards");
     if (b.last_offset >= offset) break;
+    prev_next = b.last_offset + 1;
     pos += b.size;
   }
   const uint64_t start = pos;
@@ -517,6 +523,9 @@ absl::StatusOr<std::optional<LogSlice>> Segment::Read(int64_t offset, size_t max
   int64_t next = offset;
   while (pos < bound) {
     if (!PeekBatch(map->data(), pos, bound, &b)) return CorruptAt(log_path_, pos, "broken batch header");
+    // What precedes a batch that goes backwards is returned; the next read starts at it
+    // and reports it.
+    if (total > 0 && b.base_offset < next) break;
     if (b.base_offset >= visible_offset) break;
     if (total + b.size > max_bytes && (total > 0 || !min_one)) {
       *limited = true;

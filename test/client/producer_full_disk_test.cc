@@ -34,6 +34,7 @@
 #include "runnel/broker.h"
 #include "runnel/producer.h"
 #include "runnel/status.h"
+#include "storage/checkpoint.h"
 #include "storage/file_names.h"
 #include "support/fault_env.h"
 #include "support/status_matchers.h"
@@ -567,50 +568,54 @@ TEST_CASE("A roll that finds the disk full fails the send, and every record ackn
   }
 }
 
-// Under sync.policy always, a full disk met after the records were written: by the fsync
-// (ENOSPC from fdatasync, as delayed allocation and NFS give), which makes the partition
-// read-only, so the send fails with Internal (not retriable: every retry would fail until
-// the broker is reopened); or by the recovery checkpoint that a flush writes after a roll
-// (lib/storage/partition_log.cc FlushLocked), which leaves the partition writable: the
-// send fails with ResourceExhausted and its record, fsynced but unpublished, becomes
-// visible with the next flush that succeeds. Either way nothing of the failed send is
-// visible at once. (Both were bugs, found again by the full-disk torture: Fail kept the
-// cause's retriable code, and the checkpoint was written after publishing.)
-TEST_CASE("Under sync.policy always a send failed by a full disk is retriable only if a "
-          "retry can succeed, and its record is not visible",
+// Under sync.policy always, a full disk met after the records were written:
+//  - by the fsync (ENOSPC from fdatasync, as delayed allocation and NFS give), which makes
+//    the partition read-only, so the send fails with Internal (not retriable: every retry
+//    would fail until the broker is reopened) and nothing of it is visible;
+//  - by the recovery checkpoint that a flush writes after a roll: the records are durable
+//    already and the old checkpoint only makes recovery scan more, so the send succeeds and
+//    a later flush writes the checkpoint. (Failing it, as runnel once did, failed a send
+//    whose record was stored, and a retry stored it twice.)
+TEST_CASE("Under sync.policy always a full disk at the fsync fails the send for good; at "
+          "the recovery checkpoint it does not fail it",
           "[producer][full-disk]") {
   TopicConfig config = Config(SyncPolicy::kAlways);
   config.segment_bytes = 300;
   SmallBroker b(config);
   REQUIRE_OK(b.Send(0, 100));
-  const std::string where = GENERATE(as<std::string>{}, "fsync", "checkpoint");
-  INFO("the disk fills at the " << where);
   const int64_t visible_before =
       testing::PartitionOf(*b.broker, kTopic, 0)->log().visible_offset();
-  absl::StatusOr<RecordMetadata> failed;
-  if (where == "fsync") {
+  SECTION("fsync") {
     b.env.FailNth(FaultOp::kSync, 1,
                   FaultEnv::NoSpace(storage::LogFileName(b.partition_dir, 0), "fsync"),
                   /*persistent=*/true);
-    failed = b.Send(10, 20);  // fits segment 0
-  } else {
-    b.env.FailNth(FaultOp::kWrite, 1,
-                  FaultEnv::NoSpace(io::JoinPath(b.partition_dir,
-                                                 std::string(storage::kCheckpointFileName)) +
-                                    ".tmp"),
-                  /*persistent=*/true, std::string(storage::kCheckpointFileName));
-    failed = b.Send(10, 100);  // rolls to segment 1; the flush then writes the checkpoint
+    const absl::StatusOr<RecordMetadata> failed = b.Send(10, 20);  // fits segment 0
+    CHECK_STATUS_IS(failed, absl::StatusCode::kInternal, "read-only");
+    CHECK_FALSE(IsRetriable(failed.status()));
+    CHECK(testing::PartitionOf(*b.broker, kTopic, 0)->log().visible_offset() == visible_before);
+    b.env.ClearFaults();
+    CHECK_FALSE(b.Send(11, 20).ok());
   }
-  REQUIRE_FALSE(failed.ok());
-  INFO(failed.status().ToString());
-  CHECK(testing::PartitionOf(*b.broker, kTopic, 0)->log().visible_offset() == visible_before);
-
-  b.env.ClearFaults();
-  const absl::StatusOr<RecordMetadata> retried = b.Send(11, 20);
-  INFO("retry: " << retried.status().ToString());
-  // A retriable status promises that the same call may succeed later without any change
-  // by the caller.
-  if (IsRetriable(failed.status())) CHECK_OK(retried);
+  SECTION("checkpoint") {
+    const std::string checkpoint =
+        io::JoinPath(b.partition_dir, std::string(storage::kCheckpointFileName));
+    b.env.FailNth(FaultOp::kWrite, 1, FaultEnv::NoSpace(checkpoint + ".tmp"),
+                  /*persistent=*/true, std::string(storage::kCheckpointFileName));
+    // Rolls to segment 1; the flush then finds no space for the checkpoint.
+    const absl::StatusOr<RecordMetadata> sent = b.Send(10, 100);
+    REQUIRE_OK(sent);
+    CHECK(testing::PartitionOf(*b.broker, kTopic, 0)->log().visible_offset() ==
+          sent->offset + 1);
+    auto before = storage::ReadCheckpoint(io::PosixEnv(), b.partition_dir);
+    const int64_t point_before = before.ok() ? before->recovery_point : 0;
+    CHECK(point_before <= sent->offset);  // not written
+    b.env.ClearFaults();
+    const absl::StatusOr<RecordMetadata> next = b.Send(11, 100);  // rolls again
+    REQUIRE_OK(next);
+    auto after = storage::ReadCheckpoint(io::PosixEnv(), b.partition_dir);
+    REQUIRE_OK(after);
+    CHECK(after->recovery_point > sent->offset);  // this flush wrote it
+  }
 }
 
 }  // namespace

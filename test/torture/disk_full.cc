@@ -14,10 +14,11 @@
 //  - the failure is ResourceExhausted and its message names the data directory;
 //  - a Consumer reads back every acknowledged record, byte-identical, at offsets 0, 1, 2...
 //    in order; nothing else is visible (no partial batch; every visible value parses; no
-//    record of a failed send while the disk is full). A send that failed after its append
-//    (the flush found no space for the recovery checkpoint) may have stored its record,
-//    unpublished: it becomes visible, whole, once a later send succeeds (Kafka's rule: a
-//    failed send may or may not be stored), and must then be byte-identical too;
+//    record of a failed send while the disk is full). A flush that finds no space for the
+//    recovery checkpoint does not fail its sends (their records are durable). A send
+//    that failed after its append (ENOSPC from an fsync, which some filesystems give) may
+//    have stored its record (Kafka's rule: a failed send may or may not be stored); if a
+//    later acknowledged record follows it, it must be byte-identical too;
 //  - the data directory holds no stray files (temp files of io::WriteFileAtomically
 //    "*.tmp", "*.truncating", "*.deleted", "*.corrupt"): only segments, indexes,
 //    checkpoints, the topic table and the lock;
@@ -212,9 +213,9 @@ absl::StatusOr<RecordMetadata> FullDiskRound::SendOne(Producer& producer, int32_
 
 absl::Status FullDiskRound::Acked(int32_t part, int64_t offset, Sent sent) {
   std::vector<Sent>& log = acked_[part];
-  // A send that failed after its append (a flush that found no space for the recovery
-  // checkpoint) leaves its record in the log, unpublished; the next acknowledged record
-  // comes after it, and publishes it. Kafka's rule: a failed send may have been stored.
+  // A send that failed after its append (an fsync that found no space, which leaves the
+  // partition read-only) may leave its record in the log: Kafka's rule, a failed send may
+  // have been stored. Such a record is counted when a later acknowledged one follows it.
   const int64_t gap = offset - static_cast<int64_t>(log.size());
   std::vector<Sent>& failed = failed_[part];
   if (gap < 0 || gap > static_cast<int64_t>(failed.size())) {
@@ -389,15 +390,7 @@ absl::Status FullDiskRound::Run() {
   std::error_code ec;
   fs::remove(filler_, ec);
   absl::StatusOr<RecordMetadata> retried_md = retried.get_future().get();
-  if (!retried_md.ok() && retried_md.status().code() == absl::StatusCode::kResourceExhausted &&
-      std::string(retried_md.status().message()).find("recovery checkpoint") !=
-          std::string::npos) {
-    // Appended before the disk was freed, then the flush found no space for the
-    // checkpoint: a failure after the append, which the producer reports rather than
-    // retries (it would duplicate). The record waits in the log, unpublished.
-    failed_[retry_part].push_back({retry_seq, retry_size, false});
-    stats_.Fault("retried-send-failed-after-append");
-  } else if (!retried_md.ok()) {
+  if (!retried_md.ok()) {
     return Fail(fmt::format("a record sent while full by a retrying producer failed after space "
                             "was freed: {}",
                             retried_md.status().ToString()));

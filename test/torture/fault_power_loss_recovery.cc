@@ -40,15 +40,9 @@ absl::Status PowerLossRecovery(const Options& opts, Stats& stats) {
   const std::string& base = scratch.path();
   std::mt19937_64 rng(opts.seed);
   const Plan base_plan = DrawPlan(rng, kRecords);
-  int64_t workload_ops = 0;
-  {
-    const std::string dir = base + "/count";
-    FaultEnv env;
-    const Outcome out = RunWorkload(&env, dir, base_plan);
-    if (!out.errors.empty()) return Failure(opts, "fault-free run failed: " + out.errors.front());
-    workload_ops = env.count(FaultOp::kAny);
-    std::filesystem::remove_all(dir);
-  }
+  const absl::StatusOr<int64_t> counted = CountWorkloadOps(base, base_plan);
+  if (!counted.ok()) return Failure(opts, std::string(counted.status().message()));
+  const int64_t workload_ops = *counted;
   const int64_t rounds = scratch.Rounds(opts);
   const int64_t sweep_rounds = rounds * 2 / 3;
   for (int64_t round = 0; round < rounds; ++round) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include "runnel/consumer.h"
 #include "runnel/group_admin.h"
 #include "runnel/producer.h"
+#include "support/fault_env.h"
 #include "util/formatters.h"
 
 extern char** environ;
@@ -71,6 +73,17 @@ Plan DrawPlan(std::mt19937_64& rng, int64_t records) {
   plan.broker.default_topic_config = SmallTopic(SyncPolicy::kAlways, 1 << 20);
   plan.broker.offsets_topic_segment_bytes = 1024;  // rewritten every few commits
   return plan;
+}
+
+absl::StatusOr<int64_t> CountWorkloadOps(const std::string& base, const Plan& plan) {
+  const std::string dir = base + "/count";
+  testing::FaultEnv env;
+  const Outcome out = RunWorkload(&env, dir, plan);
+  if (!out.errors.empty()) {
+    return absl::InternalError("fault-free run failed: " + out.errors.front());
+  }
+  std::filesystem::remove_all(dir);
+  return env.count(testing::FaultOp::kAny);
 }
 
 Outcome RunWorkload(io::Env* env, const std::string& dir, const Plan& plan) {
@@ -244,6 +257,7 @@ absl::Status RunVerify(const std::string& dir) {
   if (rc != 0) return absl::InternalError(fmt::format("posix_spawn {}: error {}", tool, rc));
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return absl::InternalError(fmt::format("waitpid {}: errno {}", tool, errno));
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
   return absl::DataLossError(

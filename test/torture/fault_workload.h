@@ -107,6 +107,10 @@ class Scratch {
 
 Outcome RunWorkload(io::Env* env, const std::string& dir, const Plan& plan);
 
+// Runs `plan` once without faults in <base>/count (removed afterwards) and returns how many
+// operations of every kind it made through the FaultEnv: the range power cuts sweep.
+absl::StatusOr<int64_t> CountWorkloadOps(const std::string& base, const Plan& plan);
+
 struct CheckOptions {
   // Each partition holds seq == offset (true when no append failed and a later one
   // succeeded: power loss; not after a single failed write).
