@@ -15,6 +15,7 @@ namespace runnel::storage {
 namespace {
 
 using testing::AppendRecords;
+using testing::Decode;
 using testing::MakeBatch;
 using testing::MakeRecords;
 using testing::ManualClockEnv;
@@ -247,6 +248,35 @@ TEST_CASE("a log near the top of the offset range refuses records past INT64_MAX
   auto back = ReadAll(*log, kBase);
   REQUIRE_OK(back);
   CHECK(back->size() == 7);
+}
+
+TEST_CASE("a batch whose baseOffset was damaged (outside the CRC) is reported, never skipped",
+          "[partition_log]") {
+  TempDir tmp;
+  auto log = OpenLog(io::PosixEnv(), tmp.path());
+  size_t first_batch_bytes = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto records = MakeRecords(1, i);
+    if (i == 0) first_batch_bytes = MakeBatch(records).size();
+    REQUIRE_OK(AppendRecords(*log, records));
+  }
+  // Zero the second batch's baseOffset (its first 8 bytes): it now claims offset 0.
+  {
+    std::fstream f(LogFileName(tmp.path(), 0), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(first_batch_bytes));
+    const char zeros[8] = {};
+    f.write(zeros, sizeof(zeros));
+  }
+  auto from_start = log->Read(0, 1 << 16);
+  REQUIRE_OK(from_start);
+  auto got = Decode(*from_start);
+  REQUIRE_OK(got);
+  CHECK(got->size() == 1);  // what precedes the damage
+  CHECK(from_start->next_offset == 1);
+  const auto at_damage = log->Read(1, 1 << 16);
+  CHECK(at_damage.status().code() == absl::StatusCode::kDataLoss);
+  CHECK_THAT(std::string(at_damage.status().message()),
+             Catch::Contains(LogFileName(tmp.path(), 0)) && Catch::Contains("backwards"));
 }
 
 TEST_CASE("a malformed batch is refused and nothing is written", "[partition_log]") {
