@@ -60,6 +60,7 @@
 #include "torture/crash_util.h"
 #include "torture/payload.h"
 #include "torture/torture.h"
+#include "torture/verify_tool.h"
 #include "util/formatters.h"
 
 namespace runnel::torture {
@@ -268,7 +269,9 @@ class ProcessCrash {
 
   absl::Status RetireDirectory() {
     if (dir_.empty()) return absl::OkStatus();
-    if (std::string problems = RunVerifyTool(dir_); !problems.empty()) return Fail(problems);
+    if (const VerifyRun v = RunVerifyTool(dir_); v.exit_code != 0) {
+      return Fail(fmt::format("`runnel verify {}` exited with {}: {}", dir_, v.exit_code, v.output));
+    }
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
     return absl::OkStatus();

@@ -201,17 +201,4 @@ CrashDir::~CrashDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-std::string RunVerifyTool(const std::string& dir) {
-  const std::string command = fmt::format("'{}' --dir '{}' verify 2>&1", RUNNEL_TOOL_PATH, dir);
-  FILE* out = ::popen(command.c_str(), "r");
-  if (out == nullptr) return "cannot run " + command;
-  std::string text;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), out)) > 0) text.append(buf, n);
-  const int status = ::pclose(out);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
-  return fmt::format("`runnel verify {}` {}: {}", dir, DescribeWaitStatus(status), text);
-}
-
 }  // namespace runnel::torture

@@ -107,10 +107,6 @@ class CrashDir {
   bool keep_ = false;
 };
 
-// Runs `runnel verify dir` (the tool built beside the driver); empty if it passed, else
-// its exit status and output.
-std::string RunVerifyTool(const std::string& dir);
-
 }  // namespace runnel::torture
 
 #endif  // RUNNEL_TEST_TORTURE_CRASH_UTIL_H_

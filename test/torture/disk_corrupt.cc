@@ -61,6 +61,7 @@
 #include "torture/disk_util.h"
 #include "torture/payload.h"
 #include "torture/torture.h"
+#include "torture/verify_tool.h"
 #include "util/formatters.h"
 
 namespace runnel::torture {
@@ -288,7 +289,7 @@ bool IsLogKind(const std::string& kind) {
 
 // (a): what `runnel verify` says about the damaged copy.
 absl::Status CheckVerifyDamaged(const Round& r) {
-  const disk::VerifyRun run = disk::RunVerify(r.dir);
+  const VerifyRun run = RunVerifyTool(r.dir);
   if (run.exit_code != 0 && run.exit_code != 1) {
     return r.Fail(fmt::format("runnel verify exited {}: {}", run.exit_code, run.output));
   }
@@ -462,7 +463,7 @@ absl::Status RunRound(const Options& opts, Stats& stats, const Pristine& p, std:
   if (!closed.ok()) return r.Fail(fmt::format("Close: {}", closed.ToString()));
 
   if (r.kind == "index" || r.kind == "timeindex" || r.kind == "checkpoint") {
-    const disk::VerifyRun run = disk::RunVerify(r.dir);
+    const VerifyRun run = RunVerifyTool(r.dir);
     // An index entry damaged but still in order passes Open's check (which reads no log
     // bytes) and stays; reads check the entry they use (segment.cc CheckedStart). Only the
     // damaged file may still have problems.
@@ -484,7 +485,7 @@ absl::Status CorruptFiles(const Options& opts, Stats& stats) {
   if (absl::Status s = BuildPristine(opts, p); !s.ok()) {
     return Failure(opts, fmt::format("building the pristine directory: {}", s.ToString()));
   }
-  const disk::VerifyRun clean = disk::RunVerify(p.dir);
+  const VerifyRun clean = RunVerifyTool(p.dir);
   if (clean.exit_code != 0) {
     return Failure(opts, fmt::format("runnel verify fails on the pristine directory: {}",
                                      clean.output));

@@ -1,6 +1,5 @@
 #include "torture/disk_util.h"
 
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,7 +13,6 @@
 #include "torture/payload.h"
 #include "util/formatters.h"
 
-extern char** environ;
 
 namespace runnel::torture::disk {
 namespace {
@@ -120,35 +118,6 @@ std::vector<std::string> StrayFiles(const std::string& dir) {
   }
   if (ec) stray.push_back(fmt::format("(listing {} failed: {})", dir, ec.message()));
   return stray;
-}
-
-VerifyRun RunVerify(const std::string& dir) {
-  VerifyRun run;
-  int pipe_fds[2];
-  if (pipe(pipe_fds) != 0) return run;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
-  posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
-  posix_spawn_file_actions_addclose(&actions, pipe_fds[1]);
-  std::string tool = RUNNEL_TOOL_PATH, dir_flag = "--dir", verify = "verify", d = dir;
-  char* argv[] = {tool.data(), dir_flag.data(), d.data(), verify.data(), nullptr};
-  pid_t pid = -1;
-  const int spawned = posix_spawn(&pid, tool.c_str(), &actions, nullptr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(pipe_fds[1]);
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(pipe_fds[0], buf, sizeof buf)) > 0) run.output.append(buf, static_cast<size_t>(n));
-  close(pipe_fds[0]);
-  if (spawned != 0) {
-    run.output = fmt::format("posix_spawn {}: {}", tool, std::strerror(spawned));
-    return run;
-  }
-  int status = 0;
-  if (waitpid(pid, &status, 0) == pid && WIFEXITED(status)) run.exit_code = WEXITSTATUS(status);
-  return run;
 }
 
 std::vector<VerifyProblem> VerifyProblems(const std::string& output) {

@@ -48,12 +48,6 @@ std::map<int32_t, PartitionRead> ReadTopic(Broker& broker, const std::string& to
 // to `dir`.
 std::vector<std::string> StrayFiles(const std::string& dir);
 
-struct VerifyRun {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-// Runs `runnel --dir DIR verify` (RUNNEL_TOOL_PATH).
-VerifyRun RunVerify(const std::string& dir);
 
 // The problem lines ("problem: FILE at byte POS: WHY") of a verify run, parsed.
 struct VerifyProblem {

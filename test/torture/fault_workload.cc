@@ -1,6 +1,5 @@
 #include "fault_workload.h"
 
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,9 +21,9 @@
 #include "runnel/group_admin.h"
 #include "runnel/producer.h"
 #include "support/fault_env.h"
+#include "torture/verify_tool.h"
 #include "util/formatters.h"
 
-extern char** environ;
 
 namespace runnel::torture::fault {
 namespace {
@@ -230,38 +229,10 @@ Scratch::~Scratch() {
 }
 
 absl::Status RunVerify(const std::string& dir) {
-  int pipefd[2];
-  if (::pipe(pipefd) != 0) return absl::InternalError("pipe failed");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipefd[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, pipefd[1], 2);
-  posix_spawn_file_actions_addclose(&actions, pipefd[0]);
-  std::string tool = RUNNEL_TOOL_PATH;
-  std::string dir_flag = "--dir";
-  std::string dir_arg = dir;
-  std::string cmd = "verify";
-  char* argv[] = {tool.data(), dir_flag.data(), dir_arg.data(), cmd.data(), nullptr};
-  pid_t pid = 0;
-  const int rc = ::posix_spawn(&pid, tool.c_str(), &actions, nullptr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(pipefd[1]);
-  std::string output;
-  if (rc == 0) {
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(pipefd[0], buf, sizeof(buf))) > 0)
-      output.append(buf, static_cast<size_t>(n));
-  }
-  ::close(pipefd[0]);
-  if (rc != 0) return absl::InternalError(fmt::format("posix_spawn {}: error {}", tool, rc));
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return absl::InternalError(fmt::format("waitpid {}: errno {}", tool, errno));
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
+  const VerifyRun run = RunVerifyTool(dir);
+  if (run.exit_code == 0) return absl::OkStatus();
   return absl::DataLossError(
-      fmt::format("`runnel verify {}` exited with status {}: {}", dir, status, output));
+      fmt::format("`runnel verify {}` exited with {}: {}", dir, run.exit_code, run.output));
 }
 
 namespace {
